@@ -1,0 +1,62 @@
+"""The square working canvas: the image padded to a square with white and resized to ``size`` px.
+
+Non-square images keep their aspect ratio. The image is centred in a square of side max(W, H)
+(original px), which is resized to ``size`` x ``size``. ``CanvasTransform`` maps points between
+canvas px and the original image's px.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class CanvasTransform:
+    """image_px = canvas_px * scale - offset. width/height: the original image size in px."""
+
+    width: float
+    height: float
+    size: int
+
+    @property
+    def scale(self) -> float:
+        """Image px per canvas px."""
+        return max(self.width, self.height) / self.size
+
+    @property
+    def offset(self) -> tuple[float, float]:
+        """Padding (image px) left of and above the image inside the square."""
+        side = max(self.width, self.height)
+        return (side - self.width) / 2.0, (side - self.height) / 2.0
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]:
+        ox, oy = self.offset
+        return x * self.scale - ox, y * self.scale - oy
+
+    def to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        ox, oy = self.offset
+        return (x + ox) / self.scale, (y + oy) / self.scale
+
+    def image_box(self) -> tuple[float, float, float, float]:
+        """The image rectangle in canvas px: (x0, y0, x1, y1)."""
+        x0, y0 = self.to_canvas(0.0, 0.0)
+        x1, y1 = self.to_canvas(self.width, self.height)
+        return x0, y0, x1, y1
+
+
+def to_canvas(array: np.ndarray, size: int, fill: float) -> np.ndarray:
+    """Pad an [H, W] or [H, W, C] float image (0..1) to a centred square with ``fill`` and resize it
+    to [size, size(, C)] (bicubic, clipped to 0..1)."""
+    h, w = array.shape[:2]
+    side = max(h, w)
+    shape = (side, side) + array.shape[2:]
+    square = np.full(shape, fill, dtype=np.float32)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top:top + h, left:left + w] = array
+    channels = [square] if square.ndim == 2 else [square[..., c] for c in range(square.shape[2])]
+    resized = [np.asarray(Image.fromarray(c, mode="F").resize((size, size), Image.Resampling.BICUBIC))
+               for c in channels]
+    out = resized[0] if square.ndim == 2 else np.stack(resized, axis=-1)
+    return np.clip(out, 0.0, 1.0)

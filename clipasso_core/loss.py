@@ -1,0 +1,67 @@
+"""The CLIP perceptual loss of CLIPasso for a frozen ModifiedResNet image encoder (RN101).
+
+For a pair (sketch, target): geometric loss = sum over layers of weight x mean squared difference of
+the activations (layer2 and layer3, weight 1 each), plus semantic loss = 0.1 x (1 - cosine similarity)
+of the final embeddings. A sketch's loss is the mean over its pairs (one clean pair and the augmented
+ones, the same augmentation on sketch and target).
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .saliency import clip_normalize
+
+GEOMETRIC_LAYERS = {"layer2": 1.0, "layer3": 1.0}
+SEMANTIC_WEIGHT = 0.1
+
+
+@dataclass
+class Features:
+    """Encoder outputs for a batch: layer2 [B, C2, 28, 28], layer3 [B, C3, 14, 14], embedding [B, E]."""
+
+    layer2: torch.Tensor
+    layer3: torch.Tensor
+    embedding: torch.Tensor
+
+    def __getitem__(self, index) -> "Features":
+        return Features(self.layer2[index], self.layer3[index], self.embedding[index])
+
+
+class ClipLoss(nn.Module):
+    """Encodes images and scores (sketch, target) pairs. ``bf16``: run the encoder under bfloat16
+    autocast with channels_last memory (the loss itself is computed in float32)."""
+
+    def __init__(self, encoder: nn.Module, bf16: bool = False):
+        super().__init__()
+        self.encoder = encoder
+        self.bf16 = bf16
+        if bf16:
+            self.encoder.to(memory_format=torch.channels_last)
+
+    def encode(self, images: torch.Tensor) -> Features:
+        """Features of images [B, 3, 224, 224] in 0..1 (gradients flow to the images only)."""
+        x = clip_normalize(images)
+        device_type = images.device.type
+        context = torch.autocast(device_type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        with context:
+            if self.bf16:
+                x = x.contiguous(memory_format=torch.channels_last)
+            enc = self.encoder
+            x = enc.layer1(enc.stem(x))
+            layer2 = enc.layer2(x)
+            layer3 = enc.layer3(layer2)
+            embedding = enc.attnpool(enc.layer4(layer3))
+        return Features(layer2.float(), layer3.float(), embedding.float())
+
+    @staticmethod
+    def pair_losses(sketch: Features, target: Features) -> torch.Tensor:
+        """Loss of each pair [P] for sketch and target features of P pairs."""
+        geometric = sum(weight * (getattr(sketch, name) - getattr(target, name)).pow(2).flatten(1).mean(1)
+                        for name, weight in GEOMETRIC_LAYERS.items())
+        semantic = 1.0 - F.cosine_similarity(sketch.embedding, target.embedding, dim=1)
+        return geometric + SEMANTIC_WEIGHT * semantic

@@ -1,0 +1,186 @@
+"""The whole pipeline: image in, ``Sketch`` out (``clipasso_core.sketch``)."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import __version__
+from .backbones import PROFILES, load_encoder
+from .canvas import CanvasTransform, to_canvas
+from .config import CANVAS, SketchConfig
+from .edges import xdog_edges
+from .errors import InputError
+from .image_io import LoadedImage, load_image
+from .loss import ClipLoss
+from .masking import apply_mask, needs_rembg, rembg_mask
+from .optimize import OptimizationResult, Progress, optimize
+from .rasterizer import render
+from .saliency import attention_map, init_strokes, sample_starts, sampling_probabilities
+from .sketch import Sketch, Stroke
+from .svg import from_svg
+
+EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"
+SEED_STRIDE = 1000
+"""Seed k of a run with --seed s uses s + k x 1000 (the original's 0, 1000, 2000)."""
+
+
+class RandomWeightsWarning(UserWarning):
+    """Random (untrained) CLIP weights are in use: the sketch is a smoke test, not a drawing."""
+
+
+@dataclass
+class Prepared:
+    """The run's inputs on the working canvas. target: [3, 224, 224] in 0..1."""
+
+    image: LoadedImage
+    transform: CanvasTransform
+    target: torch.Tensor
+    masked: bool
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("CUDA was asked for (--device cuda) but no CUDA GPU is available here; "
+                         "use --device cpu or auto")
+    return torch.device(name)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bfloat16 autocast pays off: CUDA with bf16 support, or a CPU with AVX512-BF16/AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.cpu.get_cpu_capability() in ("AVX512", "AVX512_BF16", "AMX") and \
+        torch.backends.mkldnn.is_available()
+
+
+def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig) -> Prepared:
+    """Load the image, mask its background as configured, and put it on the canvas."""
+    loaded = image if isinstance(image, LoadedImage) else load_image(image or EXAMPLE_IMAGE)
+    rgb = loaded.rgb
+    masked = False
+    if loaded.alpha is not None and config.mask != "off":
+        rgb, masked = apply_mask(rgb, loaded.alpha), True
+    elif needs_rembg(config.mask, rgb, loaded.alpha):
+        rgb, masked = apply_mask(rgb, rembg_mask(rgb, config.mask_model)), True
+    transform = CanvasTransform(loaded.width, loaded.height, CANVAS)
+    target = torch.from_numpy(to_canvas(rgb, CANVAS, fill=1.0)).permute(2, 0, 1).contiguous()
+    return Prepared(loaded, transform, target, masked)
+
+
+def _init_from_file(path: str, transform: CanvasTransform) -> np.ndarray:
+    """Control points [S, 4, 2] (canvas px) of an SVG or sketch JSON, scaled from its own size to the
+    image's."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"could not read --init file {path}: {exc}") from None
+    init = Sketch.from_json(text) if text.lstrip().startswith("{") else from_svg(text)
+    sx, sy = transform.width / init.width, transform.height / init.height
+    return np.array([[transform.to_canvas(x * sx, y * sy) for x, y in s.points] for s in init.strokes],
+                    dtype=np.float32)
+
+
+def _initial_points(config: SketchConfig, prepared: Prepared, device: torch.device,
+                    seeds: list[int]) -> torch.Tensor:
+    """Starting control points [B, S, 4, 2] (canvas px) for each seed."""
+    if config.init:
+        points = _init_from_file(config.init, prepared.transform)
+        return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
+    vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights).to(device)
+    saliency = attention_map(vit, prepared.target.to(device)).cpu().numpy()
+    del vit
+    edges = xdog_edges(prepared.target.permute(1, 2, 0).numpy())
+    probs = sampling_probabilities(saliency, edges.astype(np.float32))
+    per_seed = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        per_seed.append(init_strokes(sample_starts(probs, config.strokes, rng), CANVAS, rng))
+    return torch.from_numpy(np.stack(per_seed)).to(device)
+
+
+def _rgba(config: SketchConfig) -> list[float]:
+    return [int(config.color[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [config.opacity]
+
+
+def _to_sketch(points: torch.Tensor, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
+    t = prepared.transform
+    strokes = [Stroke([t.to_image(float(x), float(y)) for x, y in stroke.tolist()],
+                      config.width * t.scale, config.color.lower(), config.opacity) for stroke in points]
+    return Sketch(t.width, t.height, strokes, metadata)
+
+
+def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
+    """The optimiser's own raster of a sketch: [size, size, 3] in 0..1, the padded square canvas."""
+    t = CanvasTransform(sketch.width, sketch.height, size)
+    points = torch.tensor([[t.to_canvas(x, y) for x, y in s.points] for s in sketch.strokes])
+    widths = torch.tensor([s.width / t.scale for s in sketch.strokes])
+    colors = torch.tensor([[int(s.color[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [s.opacity]
+                           for s in sketch.strokes])
+    with torch.no_grad():
+        image = render(points[None], widths[None], colors[None], size)[0]
+    return image.permute(1, 2, 0).numpy()
+
+
+def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchConfig | None = None,
+           progress: Callable[[dict], None] | None = None,
+           cancel: threading.Event | None = None) -> Sketch:
+    """Sketch an image (a path, a ``LoadedImage``, or None for the bundled example).
+
+    progress receives event dicts: {"event": "progress", "iteration", "total", "loss", "best_loss",
+    "elapsed_s", "eta_s"} after every step and {"event": "preview", "iteration", "sketch"} every
+    ``config.preview_every`` steps. Setting ``cancel`` stops the run; the best sketch so far is
+    returned with ``metadata["cancelled"] = True``.
+    """
+    config = (config or SketchConfig()).validate()
+    preset = config.resolved_preset()
+    profile = PROFILES[config.backbone]
+    if profile.random:
+        warnings.warn(f"backbone {profile.name!r} uses RANDOM CLIP weights: the result is a smoke "
+                      f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=2)
+    device = resolve_device(config.device)
+    started = time.perf_counter()
+    prepared = prepare(image, config)
+    seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
+    torch.manual_seed(config.seed)
+    points = _initial_points(config, prepared, device, seeds)
+    bf16 = preset.precision == "auto" and bf16_supported(device)
+    loss = ClipLoss(load_encoder(profile, "loss", config.clip_weights).to(device), bf16=bf16)
+    strokes = points.shape[1]
+    widths = torch.full((strokes,), float(config.width), device=device)
+    colors = torch.tensor(_rgba(config), device=device).expand(strokes, 4)
+
+    def on_progress(p: Progress) -> None:
+        if progress is None:
+            return
+        eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
+        progress({"event": "progress", "iteration": p.iteration, "total": p.total, "loss": p.loss,
+                  "best_loss": p.best_loss, "elapsed_s": round(p.elapsed_s, 3), "eta_s": round(eta, 1)})
+        if p.iteration % config.preview_every == 0:
+            preview = _to_sketch(p.best_points.cpu(), config, prepared, {})
+            progress({"event": "preview", "iteration": p.iteration, "sketch": preview.to_dict()})
+
+    result: OptimizationResult = optimize(
+        points, widths, colors, prepared.target.to(device), loss, preset,
+        [np.random.default_rng(s + 1) for s in seeds], prepared.transform.image_box(),
+        on_progress, cancel.is_set if cancel else (lambda: False))
+    winner = int(np.argmin(result.losses))
+    metadata = {
+        "generator": "clipasso", "version": __version__, "strokes": strokes, "seed": seeds[winner],
+        "seeds": seeds, "seed_losses": [round(v, 6) for v in result.losses],
+        "iterations": result.iterations[winner], "final_loss": round(result.losses[winner], 6),
+        "backbone": profile.name, "random_weights": profile.random, "preset": preset.name,
+        "precision": "bf16" if bf16 else "fp32", "device": device.type, "masked": prepared.masked,
+        "canvas": CANVAS, "init": bool(config.init), "cancelled": result.cancelled,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return _to_sketch(result.points[winner].cpu(), config, prepared, metadata)

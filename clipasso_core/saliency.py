@@ -1,0 +1,78 @@
+"""Saliency-guided stroke initialisation.
+
+The saliency map is the CLS token's attention to the image patches in a CLIP ViT, averaged over
+heads and blocks; start points are sampled from saliency x XDoG edges with a softmax of
+temperature 0.3, without replacement; each stroke is a cubic whose next control point is the
+previous one plus a uniform offset of +-0.025 x canvas per axis.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def clip_normalize(images: torch.Tensor) -> torch.Tensor:
+    """CLIP input normalisation of images [B, 3, H, W] in 0..1."""
+    mean = images.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    std = images.new_tensor(CLIP_STD).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
+@torch.no_grad()
+def attention_map(vit: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """Saliency [H, W] in 0..1 of image [3, H, W] (0..1, H = W = the ViT's input size).
+
+    For every block: attention probabilities, clamped at >= 0, averaged over heads, CLS-to-patch
+    row; averaged over blocks; reshaped to the patch grid; bicubic upsampling; min-max normalised.
+    """
+    x = vit._embeds(clip_normalize(image[None]))
+    rows = []
+    for block in vit.transformer.resblocks:
+        y = block.ln_1(x)
+        out, weights = block.attn(y, y, y, need_weights=True, average_attn_weights=False)
+        rows.append(weights.clamp_min(0).mean(dim=1)[0, 0, 1:])  # [patches]
+        x = x + block.ls_1(out)
+        x = x + block.ls_2(block.mlp(block.ln_2(x)))
+    grid = int(round(len(rows[0]) ** 0.5))
+    saliency = torch.stack(rows).mean(0).view(1, 1, grid, grid)
+    saliency = F.interpolate(saliency, size=image.shape[-2:], mode="bicubic", align_corners=False)[0, 0]
+    return (saliency - saliency.min()) / (saliency.max() - saliency.min()).clamp_min(1e-12)
+
+
+def sampling_probabilities(saliency: np.ndarray, edges: np.ndarray, temperature: float = 0.3) -> np.ndarray:
+    """Probabilities [H, W] of start points: softmax(saliency x edges / temperature) over the pixels
+    where that product is positive, zero elsewhere. Falls back to the saliency alone, then to
+    uniform, when fewer than one pixel qualifies."""
+    weights = saliency * edges
+    support = weights > 0
+    if not support.any():
+        weights, support = saliency, saliency > 0
+    if not support.any():
+        weights, support = np.ones_like(saliency), np.ones_like(saliency, dtype=bool)
+    probs = np.zeros_like(weights, dtype=np.float64)
+    logits = weights[support] / temperature
+    probs[support] = np.exp(logits - logits.max())
+    return probs / probs.sum()
+
+
+def sample_starts(probs: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` distinct pixel centres (x, y) [count, 2] drawn from probs [H, W] without
+    replacement (with replacement only for the points beyond the number of candidate pixels)."""
+    flat = probs.ravel()
+    candidates = int((flat > 0).sum())
+    first = rng.choice(flat.size, size=min(count, candidates), replace=False, p=flat)
+    rest = rng.choice(flat.size, size=count - len(first), replace=True, p=flat)
+    index = np.concatenate([first, rest])
+    h, w = probs.shape
+    return np.stack([index % w + 0.5, index // w + 0.5], axis=1).astype(np.float32)
+
+
+def init_strokes(starts: np.ndarray, size: int, rng: np.random.Generator, radius: float = 0.025) -> np.ndarray:
+    """Control points [N, 4, 2] (px): P0 = start, P(k+1) = P(k) + U(-radius, radius) x size per axis."""
+    steps = rng.uniform(-radius, radius, size=(len(starts), 3, 2)) * size
+    return np.concatenate([starts[:, None], starts[:, None] + np.cumsum(steps, axis=1)], axis=1).astype(np.float32)
