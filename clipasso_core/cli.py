@@ -113,10 +113,11 @@ def _check_output(path: str, suffix: str) -> Path:
 def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     from PIL import Image
 
-    from .pipeline import EXAMPLE_IMAGE, canvas_raster, sketch
+    from .pipeline import EXAMPLE_IMAGE, canvas_raster, resolve_device, sketch
     from .svg import to_svg
 
     config = _config(args)
+    resolve_device(config.device)
     svg_path = _check_output(args.output, ".svg")
     json_path = _check_output(args.json_out, ".json") if args.json_out else None
     raster_path = _check_output(args.save_raster, ".png") if args.save_raster else None

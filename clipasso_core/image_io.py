@@ -83,7 +83,10 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
             rgb, alpha = _to_float_rgba(img)
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        raise InputError(f"image too large (over {MAX_PIXELS / 1e6:.0f} MP, a possible decompression "
+                         f"bomb): {path}. Downscale it first.") from None
+    except UnidentifiedImageError as exc:
         raise InputError(f"not a readable image (unknown format or corrupt): {path} ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"could not read image {path}: {exc}") from None

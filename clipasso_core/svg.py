@@ -74,7 +74,7 @@ def _color(value: str) -> str:
     raise InputError(f"unsupported SVG colour {value!r}")
 
 
-_TOKEN = re.compile(r"[MmCcLlZz]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def _segments(d: str) -> list[list[tuple[float, float]]]:

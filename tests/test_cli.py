@@ -1,0 +1,170 @@
+"""The clipasso command end to end with --backbone tiny-random: outputs, progress protocol,
+cancel, --init, and bad input."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipasso_core.svg import from_svg
+from conftest import ink_iou, render_svg
+
+FAST = ["--backbone", "tiny-random", "--mask", "off", "--progress", "json"]
+
+
+def clipasso(args, env, **kw):
+    return subprocess.run([sys.executable, "-m", "clipasso_core.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=600, **kw)
+
+
+def events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_end_to_end_sketch_of_the_example(tmp_path, cli_env):
+    out, raster, js = tmp_path / "cat.svg", tmp_path / "cat.png", tmp_path / "cat.json"
+    run = clipasso(["sketch", "-o", str(out), "--save-raster", str(raster), "--json", str(js),
+                    "--iterations", "40", "--seeds", "2", "--preview-every", "10", *FAST], cli_env)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""  # json mode: nothing on stderr unless the run fails
+    evs = events(run.stdout)
+    assert all(e["protocol"] == 1 for e in evs)
+    kinds = [e["event"] for e in evs]
+    assert kinds[0] == "start" and kinds[1] == "warning" and kinds[-1] == "done"
+    assert kinds.count("progress") == 40 and kinds.count("preview") == 4
+    first_eval = next(e for e in evs if e["event"] == "progress")["best_loss"]
+    done = evs[-1]
+    assert done["loss"] < first_eval  # the optimisation lowered the loss
+    assert done["svg"] == str(out) and not done["cancelled"]
+
+    sketch = from_svg(out.read_text())
+    assert (sketch.width, sketch.height) == (451, 300)
+    assert len(sketch.strokes) == 16 and out.read_text().count("<path ") == 16
+    meta = sketch.metadata
+    assert meta["backbone"] == "tiny-random" and meta["random_weights"] is True
+    assert meta["strokes"] == 16 and meta["seed"] in (0, 1000) and meta["preset"] == "default"
+    assert meta["final_loss"] == pytest.approx(done["loss"]) and meta["iterations"] <= 40
+    points = np.array([s.points for s in sketch.strokes])
+    assert points[..., 0].min() >= -1e-3 and points[..., 0].max() <= 451 + 1e-3
+    assert points[..., 1].min() >= -1e-3 and points[..., 1].max() <= 300 + 1e-3
+    assert np.allclose(json.loads(js.read_text())["strokes"][0]["points"], sketch.strokes[0].points, atol=1e-3)
+    preview = [e for e in evs if e["event"] == "preview"][-1]["sketch"]
+    assert preview["format"] == "clipasso-sketch" and len(preview["strokes"]) == 16
+
+    # the optimiser's raster and the SVG rendered by resvg are the same drawing
+    ours = np.asarray(Image.open(raster).convert("L"), np.float32) / 255
+    top = round((451 - 300) / 2 * 224 / 451)
+    ref = render_svg(out.read_text(), 224, round(300 * 224 / 451))
+    crop = ours[top:top + ref.shape[0]]
+    assert ink_iou(crop, ref) > 0.8
+
+
+def test_json_sketch_matches_svg(tmp_path, cli_env):
+    run = clipasso(["sketch", "-o", str(tmp_path / "a.svg"), "--json", str(tmp_path / "a.json"),
+                    "--iterations", "3", "--seeds", "1", "--strokes", "5", "--color", "#336699",
+                    "--width", "2", *FAST], cli_env)
+    assert run.returncode == 0, run.stderr
+    data = json.loads((tmp_path / "a.json").read_text())
+    svg = from_svg((tmp_path / "a.svg").read_text())
+    assert len(data["strokes"]) == 5
+    for s, t in zip(data["strokes"], svg.strokes):
+        assert np.allclose(s["points"], t.points, atol=1e-3)
+        assert s["color"] == t.color == "#336699"
+        assert s["width"] == pytest.approx(2 * 451 / 224, abs=1e-3)
+
+
+def test_init_from_svg_starts_from_its_strokes(tmp_path, cli_env):
+    first = tmp_path / "first.svg"
+    assert clipasso(["sketch", "-o", str(first), "--iterations", "2", "--seeds", "1", "--strokes", "6", *FAST],
+                    cli_env).returncode == 0
+    again = tmp_path / "again.svg"
+    run = clipasso(["sketch", "-o", str(again), "--init", str(first), "--iterations", "1", "--seeds", "1", *FAST],
+                   cli_env)
+    assert run.returncode == 0, run.stderr
+    a, b = from_svg(first.read_text()), from_svg(again.read_text())
+    assert len(b.strokes) == 6 and b.metadata["init"] is True
+    moved = np.abs(np.array([s.points for s in a.strokes]) - np.array([s.points for s in b.strokes]))
+    assert moved.max() < 10  # one step of lr 1 canvas px from the given strokes, clamped
+
+
+def test_sigint_writes_best_so_far_and_exits_3(tmp_path, cli_env):
+    out = tmp_path / "c.svg"
+    proc = subprocess.Popen([sys.executable, "-m", "clipasso_core.cli", "sketch", "-o", str(out),
+                             "--iterations", "5000", "--seeds", "1", *FAST],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "progress" and json.loads(line)["iteration"] >= 3:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    done = events(rest)[-1]
+    assert done["event"] == "done" and done["cancelled"] is True
+    sketch = from_svg(out.read_text())
+    assert sketch.metadata["cancelled"] is True and len(sketch.strokes) == 16
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strokes", "0"], "strokes must be"),
+    (["--width", "0"], "width must be > 0"),
+    (["--width", "-2"], "width must be > 0"),
+    (["--device", "tpu"], "unknown device"),
+    (["--color", "red"], "colour must look like"),
+    (["--device", "cuda"], "CUDA"),
+])
+def test_bad_options_exit_2_and_write_nothing(tmp_path, cli_env, args, message):
+    if "cuda" in args:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a CUDA GPU is present")
+    out = tmp_path / "x.svg"
+    run = clipasso(["sketch", "-o", str(out), "--backbone", "tiny-random", "--mask", "off", *args], cli_env)
+    assert run.returncode == 2
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"", None])
+def test_bad_image_exits_2_and_writes_nothing(tmp_path, cli_env, content):
+    image = tmp_path / "in.png"
+    if content is not None:
+        image.write_bytes(content)
+    out = tmp_path / "x.svg"
+    run = clipasso(["sketch", str(image), "-o", str(out), *FAST], cli_env)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and run.stderr.startswith("clipasso: error:")
+    assert events(run.stdout)[-1]["event"] == "error"
+    assert not out.exists() and list(tmp_path.iterdir()) == ([image] if content is not None else [])
+
+
+def test_offline_real_backbone_fails_fast_with_exit_2(tmp_path, cli_env):
+    started = time.monotonic()
+    run = clipasso(["sketch", "-o", str(tmp_path / "x.svg"), "--mask", "off"], cli_env)
+    assert run.returncode == 2
+    assert "ViT-B-32" in run.stderr and "--saliency-weights" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "x.svg").exists()
+    assert time.monotonic() - started < 120
+
+
+def test_clip_weights_flag_loads_a_local_checkpoint(tmp_path, cli_env):
+    import torch
+
+    from clipasso_core.backbones import PROFILES, load_encoder
+
+    torch.save(load_encoder(PROFILES["tiny-random"], "loss").state_dict(), tmp_path / "rn.pt")
+    ok = clipasso(["sketch", "-o", str(tmp_path / "a.svg"), "--clip-weights", str(tmp_path / "rn.pt"),
+                   "--iterations", "2", "--seeds", "1", *FAST], cli_env)
+    assert ok.returncode == 0, ok.stderr
+    bad = clipasso(["sketch", "-o", str(tmp_path / "b.svg"), "--clip-weights", str(tmp_path / "vit.pt"),
+                    "--iterations", "2", *FAST], cli_env)
+    assert bad.returncode == 2 and "weights file not found" in bad.stderr

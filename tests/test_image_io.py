@@ -1,0 +1,107 @@
+"""Input images: the format and mode matrix, orientation, size limits, corrupt files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipasso_core.canvas import CanvasTransform, to_canvas
+from clipasso_core.errors import InputError
+from clipasso_core.image_io import MAX_SIDE, load_image
+
+
+def base_rgb(w=60, h=40) -> np.ndarray:
+    img = np.full((h, w, 3), 255, np.uint8)
+    img[10:30, 15:45] = (200, 30, 30)
+    return img
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp", "bmp", "tiff", "gif"])
+def test_formats_load_to_rgb(tmp_path, ext):
+    path = tmp_path / f"in.{ext}"
+    Image.fromarray(base_rgb()).save(path)
+    loaded = load_image(path)
+    assert loaded.rgb.shape == (40, 60, 3) and (loaded.width, loaded.height) == (60, 40)
+    assert loaded.rgb.dtype == np.float32 and 0 <= loaded.rgb.min() and loaded.rgb.max() <= 1
+    assert loaded.rgb[20, 30, 0] > 0.6 and loaded.rgb[20, 30, 1] < 0.35  # the red box
+    assert loaded.rgb[2, 2].min() > 0.9
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[5:15, 5:15] = (0, 0, 255, 255)
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    loaded = load_image(tmp_path / "a.png")
+    assert np.allclose(loaded.rgb[0, 0], 1.0) and np.allclose(loaded.rgb[10, 10], (0, 0, 1))
+    assert loaded.alpha is not None and loaded.alpha[0, 0] == 0 and loaded.alpha[10, 10] == 1
+
+
+def test_la_palette_and_opaque_alpha(tmp_path):
+    la = Image.fromarray(np.stack([np.full((10, 10), 0, np.uint8), np.full((10, 10), 0, np.uint8)], -1), "LA")
+    la.save(tmp_path / "la.png")
+    assert np.allclose(load_image(tmp_path / "la.png").rgb, 1.0)  # fully transparent black -> white
+    pal = Image.fromarray(base_rgb()).convert("P")
+    pal.info["transparency"] = pal.getpixel((0, 0))
+    pal.save(tmp_path / "p.png", transparency=pal.getpixel((0, 0)))
+    loaded = load_image(tmp_path / "p.png")
+    assert loaded.alpha is not None and np.allclose(loaded.rgb[0, 0], 1.0)
+    Image.fromarray(np.dstack([base_rgb(), np.full((40, 60), 255, np.uint8)])).save(tmp_path / "o.png")
+    assert load_image(tmp_path / "o.png").alpha is None  # opaque alpha is no alpha
+
+
+def test_sixteen_bit_grayscale_and_cmyk(tmp_path):
+    gray16 = (np.linspace(0, 65535, 50 * 40).reshape(40, 50)).astype(np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "g16.png")
+    loaded = load_image(tmp_path / "g16.png")
+    assert loaded.rgb[0, 0, 0] < 0.01 and loaded.rgb[-1, -1, 0] > 0.99
+    Image.fromarray(base_rgb()[..., 0]).save(tmp_path / "g.png")
+    assert load_image(tmp_path / "g.png").rgb.shape == (40, 60, 3)
+    Image.fromarray(base_rgb()).convert("CMYK").save(tmp_path / "c.jpg")
+    cmyk = load_image(tmp_path / "c.jpg")
+    assert cmyk.rgb[20, 30, 0] > 0.6 and cmyk.rgb[20, 30, 2] < 0.35
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    img = Image.fromarray(base_rgb(60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    img.save(tmp_path / "r.jpg", exif=exif)
+    loaded = load_image(tmp_path / "r.jpg")
+    assert (loaded.width, loaded.height) == (40, 60)
+    assert loaded.rgb.shape == (60, 40, 3)
+
+
+def test_large_image_is_downscaled_and_bomb_refused(tmp_path):
+    Image.new("L", (12000, 9000), 255).save(tmp_path / "big.png")
+    big = load_image(tmp_path / "big.png")
+    assert (big.width, big.height) == (12000, 9000)
+    assert max(big.rgb.shape[:2]) == MAX_SIDE and big.scale == pytest.approx(12000 / MAX_SIDE)
+    Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png")
+    with pytest.raises(InputError, match="too large"):
+        load_image(tmp_path / "bomb.png")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
+def test_corrupt_files_give_clear_error(tmp_path, content):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(InputError):
+        load_image(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(InputError, match="folder"):
+        load_image(tmp_path)
+
+
+def test_non_square_canvas_keeps_aspect_ratio():
+    t = CanvasTransform(451, 300, 224)
+    assert t.to_image(*t.to_canvas(10.0, 290.0)) == pytest.approx((10.0, 290.0))
+    x0, y0, x1, y1 = t.image_box()
+    assert (x0, x1) == pytest.approx((0, 224)) and (y1 - y0) == pytest.approx(224 * 300 / 451)
+    img = np.zeros((300, 451, 3), np.float32)
+    canvas = to_canvas(img, 224, fill=1.0)
+    assert canvas.shape == (224, 224, 3)
+    assert canvas[2, 112].min() > 0.99 and canvas[112, 112].max() < 0.01  # white pad above, image in middle
