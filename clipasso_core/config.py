@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .backbones import PROFILES
 from .errors import InputError
@@ -23,7 +23,8 @@ class Preset:
     "auto" (bfloat16 autocast where the device supports it); eval_every: evaluation period;
     reuse_eval: take the evaluation from the step's own clean pair instead of a separate forward;
     min_delta / patience: stop a seed after ``patience`` evaluations in a row within ``min_delta`` of
-    its best; seeds: default number of seeds.
+    its best; seeds: default number of seeds; prune_at: fraction of the steps after which only the
+    best seed so far continues (0 = all seeds run to the end).
     """
 
     name: str
@@ -38,12 +39,13 @@ class Preset:
     min_delta: float = 1e-5
     patience: int = 2
     seeds: int = 3
+    prune_at: float = 0.0
 
 
 PRESETS = {
     "paper": Preset("paper", iterations=2001),
     "default": Preset("default", iterations=500, lr_end=0.05, target_bank=64, precision="auto",
-                      reuse_eval=True),
+                      reuse_eval=True, prune_at=0.25),
     "fast": Preset("fast", iterations=120, lr_end=0.05, augmentations=2, target_bank=16,
                    precision="auto", reuse_eval=True, seeds=1),
 }
@@ -73,7 +75,6 @@ class SketchConfig:
     saliency_weights: str | None = None
     init: str | None = None
     preview_every: int = 20
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> "SketchConfig":
         """Check every value; raise InputError with a clear message for the first bad one."""

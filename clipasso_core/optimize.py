@@ -1,6 +1,7 @@
 """The optimisation: Adam on the control points of all seeds at once, best-so-far kept per seed.
 
-All active seeds are rendered and encoded in one batch. Every ``eval_every`` steps each seed's
+All active seeds are rendered and encoded in one batch. With ``prune_at`` > 0 only the seed with
+the best evaluation so far goes on after that fraction of the steps (the others keep their best). Every ``eval_every`` steps each seed's
 clean-pair loss is its evaluation; the best points per seed are kept; a seed stops after
 ``patience`` evaluations in a row within ``min_delta`` of its best. Control points are clamped to
 the image's box after every step, so every curve (inside the convex hull of its points) stays on
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -67,6 +69,22 @@ class TargetFeatures:
         return self.grids[index.to(self.grids.device)], self.bank[index.to(self.grids.device)]
 
 
+class _Stopwatch:
+    """``with clock(name):`` adds the block's wall time to ``timings[name]`` (no-op without timings)."""
+
+    def __init__(self, timings: dict[str, float] | None):
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, name: str):
+        if self.timings is None:
+            yield
+            return
+        start = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
 def _cat(features: list[Features]) -> Features:
     return Features(*(torch.cat([getattr(f, n) for f in features]) for n in ("layer2", "layer3", "embedding")))
 
@@ -81,7 +99,8 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
              loss: ClipLoss, preset: Preset, rngs: list[np.random.Generator],
              box: tuple[float, float, float, float],
              on_progress: Callable[[Progress], None] | None = None,
-             cancelled: Callable[[], bool] = lambda: False) -> OptimizationResult:
+             cancelled: Callable[[], bool] = lambda: False,
+             timings: dict[str, float] | None = None) -> OptimizationResult:
     """Optimise points [B, S, 4, 2] (canvas px) of B seeds against target [3, H, W] (0..1).
 
     widths [S] (px) and colors [S, 4] (RGBA 0..1) are fixed. rngs: one generator per seed (its
@@ -100,6 +119,7 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
     active = list(range(seeds))
     start = time.perf_counter()
     was_cancelled = False
+    clock = _Stopwatch(timings)
 
     evaluated_at = [-1] * seeds
 
@@ -127,22 +147,30 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
             break
         evaluating = step % preset.eval_every == 0
         if evaluating and not preset.reuse_eval:
-            for seed, value in zip(active, clean_losses(active)):
+            with clock("eval"):
+                values = clean_losses(active)
+            for seed, value in zip(active, values):
                 evaluate(seed, value, params[seed], steps[seed])
         for group in adam.param_groups:
             group["lr"] = _learning_rate(preset, step)
         pairs = 1 + preset.augmentations
         before = [params[s].detach().clone() for s in active] if evaluating and preset.reuse_eval else []
-        sketches = render(torch.stack([params[s] for s in active]), widths.expand(len(active), -1),
-                          colors.expand(len(active), -1, -1), size)
-        batch, target_feats = [], []
-        for i, seed in enumerate(active):
-            grids, feats = targets.draw(preset.augmentations, rngs[seed])
-            batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
-            target_feats += [targets.clean, feats]
-        pair_loss = ClipLoss.pair_losses(loss.encode(torch.cat(batch)), _cat(target_feats)).view(len(active), pairs)
-        adam.zero_grad(set_to_none=True)
-        pair_loss.mean(dim=1).sum().backward()
+        with clock("render"):
+            drawn = render(torch.stack([params[s] for s in active]), widths.expand(len(active), -1),
+                           colors.expand(len(active), -1, -1), size)
+        # two-stage backward: CLIP loss -> gradient of the images, then images -> control points
+        sketches = drawn.detach().requires_grad_(True)
+        with clock("loss"):
+            batch, target_feats = [], []
+            for i, seed in enumerate(active):
+                grids, feats = targets.draw(preset.augmentations, rngs[seed])
+                batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
+                target_feats += [targets.clean, feats]
+            pair_loss = ClipLoss.pair_losses(loss.encode(torch.cat(batch)), _cat(target_feats)).view(len(active), pairs)
+            pair_loss.mean(dim=1).sum().backward()
+        with clock("render"):
+            adam.zero_grad(set_to_none=True)
+            drawn.backward(sketches.grad)
         adam.step()
         with torch.no_grad():
             for seed in active:
@@ -154,6 +182,8 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
                 evaluate(seed, pair_loss[i, 0].item(), before[i], steps[seed] - 1)
         if evaluating:
             active = [s for s in active if plateau[s] < preset.patience]
+        if preset.prune_at and step + 1 == int(preset.prune_at * preset.iterations) and len(active) > 1:
+            active = [min(active, key=lambda s: best_loss[s])]  # the other seeds keep their best
         if on_progress:
             leader = min(range(seeds), key=lambda s: best_loss[s])
             on_progress(Progress(step + 1, preset.iterations, pair_loss.detach().mean().item(),

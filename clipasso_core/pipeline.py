@@ -133,13 +133,14 @@ def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
 
 def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchConfig | None = None,
            progress: Callable[[dict], None] | None = None,
-           cancel: threading.Event | None = None) -> Sketch:
+           cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> Sketch:
     """Sketch an image (a path, a ``LoadedImage``, or None for the bundled example).
 
     progress receives event dicts: {"event": "progress", "iteration", "total", "loss", "best_loss",
     "elapsed_s", "eta_s"} after every step and {"event": "preview", "iteration", "sketch"} every
     ``config.preview_every`` steps. Setting ``cancel`` stops the run; the best sketch so far is
-    returned with ``metadata["cancelled"] = True``.
+    returned with ``metadata["cancelled"] = True``. ``timings`` (benchmarks): a dict that receives
+    seconds per phase ("render", "loss", "eval", see ``optimize``).
     """
     config = (config or SketchConfig()).validate()
     preset = config.resolved_preset()
@@ -172,7 +173,7 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     result: OptimizationResult = optimize(
         points, widths, colors, prepared.target.to(device), loss, preset,
         [np.random.default_rng(s + 1) for s in seeds], prepared.transform.image_box(),
-        on_progress, cancel.is_set if cancel else (lambda: False))
+        on_progress, cancel.is_set if cancel else (lambda: False), timings)
     winner = int(np.argmin(result.losses))
     metadata = {
         "generator": "clipasso", "version": __version__, "strokes": strokes, "seed": seeds[winner],
