@@ -87,9 +87,9 @@ def _coverage_entries(points: torch.Tensor, widths: torch.Tensor, size: int):
     half = widths[stroke] / 2.0
     with torch.no_grad():
         segment, tx, ty = _tile_pairs(a.detach(), b.detach(), half.detach() + 1.0, size)
-        offsets = torch.arange(TILE, device=points.device)
-        px = (tx[:, None, None] * TILE + offsets[None, None, :]).expand(-1, TILE, TILE).reshape(len(segment), -1)
-        py = (ty[:, None, None] * TILE + offsets[None, :, None]).expand(-1, TILE, TILE).reshape(len(segment), -1)
+        offsets = torch.arange(TILE * TILE, device=points.device)
+        px = tx[:, None] * TILE + offsets % TILE  # [P, T*T]
+        py = ty[:, None] * TILE + torch.div(offsets, TILE, rounding_mode="floor")
         # Cheap no-grad pass over every (segment, tile pixel) to keep only the covered entries.
         dist = _distance(px + 0.5, py + 0.5, a.detach()[segment][:, None], b.detach()[segment][:, None])
         keep = (dist < half.detach()[segment][:, None] + 0.5) & (px < size) & (py < size)
