@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Extensions > Sketch > Restyle sketch: width, colour, opacity, caps and brush of sketch strokes.
+
+Works on selected sketch groups (made by "Sketch from image") or on their stroke paths. Brushes:
+"uniform" is a plain stroked centreline; "tapered" and "pressure" use Inkscape's own live path
+effects (Taper stroke, Power stroke) on the centreline, which stays in ``inkscape:original-d`` and
+editable; the path's ``d`` holds the filled outline, so other SVG renderers draw the same. Applying
+"uniform" again removes the effect and restores the plain stroke.
+"""
+import inkex
+
+from clipasso_bridge import BRUSHES, SKETCH_ATTR, STROKE_ATTR, outline_d, parse_cubic
+
+ORIGINAL_D = "inkscape:original-d"
+PATH_EFFECT = "inkscape:path-effect"
+
+
+class RestyleSketch(inkex.EffectExtension):
+    """Restyle the strokes of the selected sketches."""
+
+    def add_arguments(self, pars):
+        pars.add_argument("--tab", default="options")
+        pars.add_argument("--stroke_width", type=float, default=2.0)
+        pars.add_argument("--color", type=inkex.Color, default=inkex.Color("#000000"))
+        pars.add_argument("--opacity", type=float, default=1.0)
+        pars.add_argument("--caps", default="round")
+        pars.add_argument("--brush", default="uniform")
+
+    def effect(self):
+        if self.options.brush not in BRUSHES:
+            raise inkex.AbortExtension(f"Unknown brush {self.options.brush!r}.")
+        if self.options.stroke_width <= 0:
+            raise inkex.AbortExtension("The stroke width must be greater than 0.")
+        strokes = []
+        for element in self.svg.selection.values():
+            if element.get(SKETCH_ATTR) is not None:
+                strokes += [p for p in element.descendants() if p.get(STROKE_ATTR) is not None]
+            elif element.get(STROKE_ATTR) is not None:
+                strokes.append(element)
+        if not strokes:
+            raise inkex.AbortExtension("Select sketch groups or sketch strokes made by "
+                                       "Extensions > Sketch > Sketch from image.")
+        for path in strokes:
+            self._restyle(path)
+
+    def _restyle(self, path):
+        o = self.options
+        color = f"#{o.color.red:02x}{o.color.green:02x}{o.color.blue:02x}"
+        centreline = path.get(ORIGINAL_D) or path.get("d")
+        try:
+            points = parse_cubic(centreline)
+        except ValueError:
+            raise inkex.AbortExtension(f"Stroke {path.get_id()} is no longer a single cubic curve; "
+                                       "restyling needs the sketch's original strokes.")
+        self._remove_effect(path)
+        style = inkex.Style(path.get("style") or "")
+        for key in ("fill", "stroke", "stroke-width", "stroke-opacity", "fill-opacity",
+                    "stroke-linecap", "stroke-linejoin"):
+            style.pop(key, None)
+        if o.brush == "uniform":
+            path.set("d", centreline)
+            style.update({"fill": "none", "stroke": color, "stroke-width": f"{o.stroke_width:g}",
+                          "stroke-opacity": f"{o.opacity:g}", "stroke-linecap": o.caps,
+                          "stroke-linejoin": "round"})
+        else:
+            effect = self._effect_element(o.brush, o.stroke_width, path.get_id())
+            path.set(ORIGINAL_D, centreline)
+            path.set(PATH_EFFECT, f"#{effect.get_id()}")
+            path.set("d", outline_d(points, o.stroke_width, o.brush))
+            style.update({"fill": color, "fill-opacity": f"{o.opacity:g}", "stroke": "none"})
+        path.set("style", str(style))
+
+    def _remove_effect(self, path):
+        ref = path.get(PATH_EFFECT)
+        if ref:
+            effect = self.svg.getElementById(ref.lstrip("#"))
+            if effect is not None:
+                effect.getparent().remove(effect)
+        for attr in (PATH_EFFECT, ORIGINAL_D):
+            if path.get(attr) is not None:
+                path.attrib.pop(inkex.addNS(attr.split(":")[1], "inkscape"), None)
+
+    def _effect_element(self, brush, width, owner):
+        """A new Taper stroke or Power stroke path effect in <defs>, for one path."""
+        effect = inkex.PathEffect()
+        effect.set("id", self.svg.get_unique_id(f"clipasso-{brush}-{owner}-"))
+        effect.set("is_visible", "true")
+        effect.set("lpeversion", "1")
+        if brush == "tapered":
+            effect.set("effect", "taperstroke")
+            effect.set("stroke_width", f"{width:g}")
+            effect.set("attach_start", "0.2")
+            effect.set("end_offset", "0.2")
+            effect.set("smoothing", "0.5")
+            effect.set("jointype", "extrapolated")
+            effect.set("miter_limit", "100")
+        else:
+            half = width / 2
+            effect.set("effect", "powerstroke")
+            effect.set("offset_points", f"0.1,{0.45 * half:g} | 0.5,{half:g} | 0.9,{0.45 * half:g}")
+            effect.set("sort_points", "true")
+            effect.set("interpolator_type", "CubicBezierSmooth")
+            effect.set("interpolator_beta", "0.2")
+            effect.set("start_linecap_type", "round")
+            effect.set("end_linecap_type", "round")
+            effect.set("linejoin_type", "round")
+            effect.set("miter_limit", "4")
+            effect.set("scale_width", "1")
+        self.svg.defs.add(effect)
+        return effect
+
+
+if __name__ == "__main__":
+    RestyleSketch().run()

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Extensions > Sketch > Sketch from image: the selected images become editable line sketches.
+
+Each selected <image> (embedded data URI or linked file) is sketched by the clipasso core, run as a
+separate process, and the strokes are added as a group of plain cubic <path> elements exactly over
+the image (its box, preserveAspectRatio and transform; document units and viewBox respected). The
+group keeps the sketch metadata and settings in ``data-clipasso-sketch`` for refining or restyling.
+"""
+import base64
+import json
+import os
+import re
+import tempfile
+
+import inkex
+
+from clipasso_bridge import (SKETCH_ATTR, STROKE_ATTR, CoreError, core_command, cubic_d,
+                             image_placement, run_core)
+
+_MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
+                "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}
+
+
+class SketchFromImage(inkex.EffectExtension):
+    """Sketch every selected image into a group of stroke paths."""
+
+    def add_arguments(self, pars):
+        pars.add_argument("--tab", default="options")
+        pars.add_argument("--strokes", type=int, default=16)
+        pars.add_argument("--seeds", type=int, default=3)
+        pars.add_argument("--preset", default="default")
+        pars.add_argument("--mask", default="auto")
+        pars.add_argument("--stroke_width", type=float, default=3.0)
+        pars.add_argument("--color", type=inkex.Color, default=inkex.Color("#000000"))
+        pars.add_argument("--core", default="clipasso")
+        pars.add_argument("--python", default="")
+        pars.add_argument("--backbone", default="openai")
+        pars.add_argument("--iterations", type=int, default=0)
+
+    def effect(self):
+        selected = list(self.svg.selection.values())
+        if not selected:
+            raise inkex.AbortExtension("Select one or more images to sketch first.")
+        others = [el for el in selected if not isinstance(el, inkex.Image)]
+        if others:
+            raise inkex.AbortExtension(
+                f"Only images can be sketched; the selection also holds a <{others[0].TAG}> "
+                f"({others[0].get_id()}). Select images only.")
+        try:
+            command = core_command(self.options.core, self.options.python)
+        except CoreError as exc:
+            raise inkex.AbortExtension(str(exc))
+        # every image is sketched before the document is touched: a failure leaves it unchanged
+        results = []
+        for image in selected:
+            with tempfile.TemporaryDirectory(prefix="clipasso-img-") as tmp:
+                path = self._image_file(image, tmp)
+                try:
+                    results.append((image, run_core(command, path, self._core_options())))
+                except CoreError as exc:
+                    raise inkex.AbortExtension(f"Sketching {image.get_id()} failed: {exc}")
+        for image, sketch in results:
+            self._add_sketch(image, sketch)
+
+    def _core_options(self):
+        o = self.options
+        color = o.color
+        options = ["--strokes", str(o.strokes), "--seeds", str(o.seeds), "--preset", o.preset,
+                   "--mask", o.mask, "--width", str(o.stroke_width), "--backbone", o.backbone,
+                   "--color", f"#{color.red:02x}{color.green:02x}{color.blue:02x}"]
+        if o.iterations > 0:
+            options += ["--iterations", str(o.iterations)]
+        return options
+
+    def _image_file(self, image, folder):
+        """A file holding the image's pixels: the decoded data URI, or the linked file."""
+        href = image.get("xlink:href") or image.get("href") or ""
+        if href.startswith("data:"):
+            match = re.match(r"data:([\w/+.-]+)?(;[^,]*)?,(.*)", href, re.S)
+            if not match or "base64" not in (match.group(2) or ""):
+                raise inkex.AbortExtension(f"Image {image.get_id()} has an unsupported embedded data URI.")
+            path = os.path.join(folder, "image" + _MIME_SUFFIX.get((match.group(1) or "").lower(), ".png"))
+            try:
+                data = base64.b64decode(re.sub(r"\s+", "", match.group(3)))
+            except ValueError:
+                raise inkex.AbortExtension(f"Image {image.get_id()} has corrupt embedded data.")
+            with open(path, "wb") as handle:
+                handle.write(data)
+            return path
+        if not href:
+            raise inkex.AbortExtension(f"Image {image.get_id()} has no link or data.")
+        if href.startswith("file://"):
+            href = href[len("file://"):]
+        path = self.absolute_href(href, default=None) if not os.path.isabs(href) else href
+        if not os.path.isfile(path):
+            raise inkex.AbortExtension(f"The linked file of image {image.get_id()} was not found: {path}")
+        return path
+
+    def _add_sketch(self, image, sketch):
+        sx, sy, tx, ty = image_placement(image.left, image.top, image.width, image.height,
+                                         image.get("preserveAspectRatio"), sketch["width"], sketch["height"])
+        group = inkex.Group()
+        group.set("id", self.svg.get_unique_id(f"sketch-{image.get_id()}-"))
+        label = image.label or image.get_id()
+        group.label = f"Sketch of {label}"
+        group.transform = inkex.Transform(image.transform)
+        settings = {k: getattr(self.options, k) for k in ("strokes", "seeds", "preset", "mask", "stroke_width")}
+        group.set(SKETCH_ATTR, json.dumps({"metadata": sketch.get("metadata", {}), "settings": settings,
+                                           "image": image.get_id(), "scale": (sx, sy)}))
+        image.addnext(group)
+        for index, stroke in enumerate(sketch["strokes"]):
+            points = [(x * sx + tx, y * sy + ty) for x, y in stroke["points"]]
+            path = group.add(inkex.PathElement())
+            path.set("id", f"{group.get_id()}-stroke{index + 1}")
+            path.set("d", cubic_d(points))
+            path.set(STROKE_ATTR, str(index))
+            path.label = f"stroke {index + 1}"
+            path.style = inkex.Style({
+                "fill": "none", "stroke": stroke["color"],
+                "stroke-width": f"{stroke['width'] * (sx * sy) ** 0.5:.4f}",
+                "stroke-opacity": f"{stroke['opacity']:g}", "stroke-linecap": "round",
+                "stroke-linejoin": "round"})
+
+
+if __name__ == "__main__":
+    SketchFromImage().run()
