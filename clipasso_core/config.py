@@ -24,7 +24,8 @@ class Preset:
     reuse_eval: take the evaluation from the step's own clean pair instead of a separate forward;
     min_delta / patience: stop a seed after ``patience`` evaluations in a row within ``min_delta`` of
     its best; seeds: default number of seeds; prune_at: fraction of the steps after which only the
-    best seed so far continues (0 = all seeds run to the end).
+    best seed so far continues (0 = all seeds run to the end); seed_chunk: seeds per forward/backward
+    batch (0 = all at once; smaller bounds peak memory).
     """
 
     name: str
@@ -40,13 +41,14 @@ class Preset:
     patience: int = 2
     seeds: int = 3
     prune_at: float = 0.0
+    seed_chunk: int = 0
 
 
 PRESETS = {
     "paper": Preset("paper", iterations=2001),
     "default": Preset("default", iterations=500, lr_end=0.05, target_bank=64, precision="auto",
-                      reuse_eval=True, prune_at=0.25),
-    "fast": Preset("fast", iterations=120, lr_end=0.05, augmentations=2, target_bank=16,
+                      reuse_eval=True, prune_at=0.25, seed_chunk=2),
+    "fast": Preset("fast", iterations=100, lr_end=0.05, augmentations=1, target_bank=16,
                    precision="auto", reuse_eval=True, seeds=1),
 }
 

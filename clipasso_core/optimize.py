@@ -54,6 +54,8 @@ class TargetFeatures:
             self.clean = loss.encode(target[None])
             self.grids = sample_grids(bank, self.size, rng).to(target.device) if bank else None
             self.bank = self._encode(self.grids) if bank else None
+            if self.bank is not None and loss.bf16:  # the encoder's own precision; halves the bank
+                self.bank = Features(*(getattr(self.bank, n).bfloat16() for n in ("layer2", "layer3", "embedding")))
 
     def _encode(self, grids: torch.Tensor) -> Features:
         images = apply_grids(self.target[None].expand(len(grids), -1, -1, -1), grids)
@@ -66,7 +68,15 @@ class TargetFeatures:
             with torch.no_grad():
                 return grids, self._encode(grids)
         index = torch.from_numpy(rng.choice(len(self.grids), size=count, replace=False))
-        return self.grids[index.to(self.grids.device)], self.bank[index.to(self.grids.device)]
+        picked = self.bank[index.to(self.grids.device)]
+        return self.grids[index.to(self.grids.device)], Features(picked.layer2.float(), picked.layer3.float(),
+                                                                picked.embedding.float())
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    """``items`` in consecutive groups of ``size`` (all in one group when size is 0)."""
+    size = size or len(items)
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 class _Stopwatch:
@@ -155,22 +165,26 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
             group["lr"] = _learning_rate(preset, step)
         pairs = 1 + preset.augmentations
         before = [params[s].detach().clone() for s in active] if evaluating and preset.reuse_eval else []
-        with clock("render"):
-            drawn = render(torch.stack([params[s] for s in active]), widths.expand(len(active), -1),
-                           colors.expand(len(active), -1, -1), size)
-        # two-stage backward: CLIP loss -> gradient of the images, then images -> control points
-        sketches = drawn.detach().requires_grad_(True)
-        with clock("loss"):
-            batch, target_feats = [], []
-            for i, seed in enumerate(active):
-                grids, feats = targets.draw(preset.augmentations, rngs[seed])
-                batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
-                target_feats += [targets.clean, feats]
-            pair_loss = ClipLoss.pair_losses(loss.encode(torch.cat(batch)), _cat(target_feats)).view(len(active), pairs)
-            pair_loss.mean(dim=1).sum().backward()
-        with clock("render"):
-            adam.zero_grad(set_to_none=True)
-            drawn.backward(sketches.grad)
+        adam.zero_grad(set_to_none=True)
+        chunk_losses = []
+        for chunk in _chunks(active, preset.seed_chunk):
+            with clock("render"):
+                drawn = render(torch.stack([params[s] for s in chunk]), widths.expand(len(chunk), -1),
+                               colors.expand(len(chunk), -1, -1), size)
+            # two-stage backward: CLIP loss -> gradient of the images, then images -> control points
+            sketches = drawn.detach().requires_grad_(True)
+            with clock("loss"):
+                batch, target_feats = [], []
+                for i, seed in enumerate(chunk):
+                    grids, feats = targets.draw(preset.augmentations, rngs[seed])
+                    batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
+                    target_feats += [targets.clean, feats]
+                losses = ClipLoss.pair_losses(loss.encode(torch.cat(batch)), _cat(target_feats)).view(len(chunk), pairs)
+                losses.mean(dim=1).sum().backward()
+            with clock("render"):
+                drawn.backward(sketches.grad)
+            chunk_losses.append(losses.detach())
+        pair_loss = torch.cat(chunk_losses)
         adam.step()
         with torch.no_grad():
             for seed in active:

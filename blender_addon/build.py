@@ -1,0 +1,238 @@
+"""Sketch objects in the scene: Grease Pencil or Curve, their stored data, restyling and reverting.
+
+The object's custom property ``clipasso`` (a JSON string) holds the sketch as the core made it
+(centrelines in image px, widths, colours), the image frame, the settings of the run and the current
+style, so a style can be applied again or reverted without re-running the optimisation.
+"""
+from __future__ import annotations
+
+import json
+
+import bpy
+
+from . import geometry
+
+PROP = "clipasso"
+NOISE_MODIFIER = "Clipasso jitter"
+
+
+def gp_datablocks():
+    """Grease Pencil (v3) data-blocks: 4.3-4.5 ``grease_pencils_v3``, 5.0+ ``grease_pencils``."""
+    return getattr(bpy.data, "grease_pencils_v3", None) or bpy.data.grease_pencils
+
+
+def load_data(obj) -> dict:
+    return json.loads(obj[PROP])
+
+
+def save_data(obj, data: dict) -> None:
+    obj[PROP] = json.dumps(data)
+
+
+def is_sketch(obj) -> bool:
+    return obj is not None and PROP in obj.keys()
+
+
+def _material(name: str, color: str, opacity: float, grease_pencil: bool):
+    mat = bpy.data.materials.new(name)
+    rgb = geometry.hex_to_rgb(color)
+    if grease_pencil:
+        bpy.data.materials.create_gpencil_data(mat)
+        mat.grease_pencil.color = (*rgb, 1.0)
+        mat.grease_pencil.show_stroke = True
+        mat.grease_pencil.show_fill = False
+    mat.diffuse_color = (*rgb, opacity)
+    return mat
+
+
+def create(context, name: str, sketch: dict, kind: str, frame_size: float, offset, settings: dict):
+    """A new sketch object (kind "GPENCIL" or "CURVE") from sketch JSON, linked to the scene."""
+    style = {"width_px": sketch["strokes"][0]["width"] if sketch["strokes"] else 1.0,
+             "color": sketch["strokes"][0]["color"] if sketch["strokes"] else "#000000",
+             "opacity": sketch["strokes"][0]["opacity"] if sketch["strokes"] else 1.0,
+             "brush": "UNIFORM", "jitter": 0.0}
+    data = {"version": 1, "kind": kind, "image": {"width": sketch["width"], "height": sketch["height"]},
+            "frame": {"size": frame_size, "offset": list(offset)},
+            "strokes": [s["points"] for s in sketch["strokes"]], "metadata": sketch.get("metadata", {}),
+            "settings": settings, "style": style, "original_style": dict(style)}
+    if kind == "CURVE":
+        block = bpy.data.curves.new(name, "CURVE")
+        block.dimensions = "3D"
+    else:
+        block = gp_datablocks().new(name)
+    obj = bpy.data.objects.new(name, block)
+    context.collection.objects.link(obj)
+    block.materials.append(_material(f"{name} ink", style["color"], style["opacity"], kind != "CURVE"))
+    save_data(obj, data)
+    rebuild(obj)
+    return obj
+
+
+def replace_strokes(obj, sketch: dict) -> None:
+    """New centrelines (e.g. a preview or the final sketch) for an existing sketch object."""
+    data = load_data(obj)
+    data["strokes"] = [s["points"] for s in sketch["strokes"]]
+    data["metadata"] = sketch.get("metadata", {})
+    save_data(obj, data)
+    rebuild(obj)
+
+
+def frame_of(data: dict) -> geometry.ImageFrame:
+    return geometry.ImageFrame(data["image"]["width"], data["image"]["height"], data["frame"]["size"],
+                               data["frame"]["offset"])
+
+
+def rebuild(obj) -> None:
+    """Rewrite the object's geometry from its stored centrelines and style."""
+    data = load_data(obj)
+    frame = frame_of(data)
+    curves = [[frame.to_object(x, y) for x, y in pts] for pts in data["strokes"]]
+    if obj.type == "CURVE":
+        _build_curve(obj, curves, data, frame)
+    else:
+        _build_grease_pencil(obj, curves, data, frame)
+    _apply_material(obj, data["style"])
+
+
+def _build_grease_pencil(obj, curves, data, frame) -> None:
+    gp = obj.data
+    layer = gp.layers.get("Sketch") if hasattr(gp.layers, "get") else None
+    if layer is None:
+        layer = gp.layers.new("Sketch")
+    scene_frame = bpy.context.scene.frame_current
+    frame_data = layer.get_frame_at(scene_frame) if hasattr(layer, "get_frame_at") else None
+    if frame_data is None:
+        frame_data = layer.frames.new(scene_frame)
+    drawing = frame_data.drawing
+    if len(drawing.strokes):
+        drawing.remove_strokes()
+    if not curves:
+        return
+    drawing.add_strokes([geometry.SAMPLES] * len(curves))
+    style = data["style"]
+    radius = style["width_px"] / 2 * frame.units_per_px
+    for index, control in enumerate(curves):
+        stroke = drawing.strokes[index]
+        stroke.material_index = 0
+        profile = geometry.radius_profile(style["brush"], geometry.SAMPLES, seed=index)
+        for point, position, scale in zip(stroke.points, geometry.sample(control), profile):
+            point.position = position
+            point.radius = radius * scale
+            point.opacity = style["opacity"]
+    _set_jitter(obj, style)
+
+
+def _set_jitter(obj, style) -> None:
+    """The sketchy brush's jitter: a native Noise modifier (removed for other brushes)."""
+    existing = obj.modifiers.get(NOISE_MODIFIER)
+    if style["brush"] != "SKETCHY":
+        if existing:
+            obj.modifiers.remove(existing)
+        return
+    if existing is None:
+        existing = obj.modifiers.new(NOISE_MODIFIER, "GREASE_PENCIL_NOISE")
+    existing.factor = style.get("jitter") or 0.5
+    existing.noise_scale = 0.5
+
+
+def _build_curve(obj, curves, data, frame) -> None:
+    cu = obj.data
+    cu.splines.clear()
+    style = data["style"]
+    cu.bevel_depth = style["width_px"] / 2 * frame.units_per_px
+    cu.bevel_resolution = 3
+    cu.use_fill_caps = True
+    for p0, p1, p2, p3 in curves:
+        spline = cu.splines.new("BEZIER")
+        spline.resolution_u = 24
+        spline.bezier_points.add(1)
+        a, b = spline.bezier_points
+        for point in (a, b):
+            point.handle_left_type = point.handle_right_type = "FREE"
+        a.co, a.handle_right, a.handle_left = p0, p1, p0
+        b.co, b.handle_left, b.handle_right = p3, p2, p3
+    cu.taper_object = _taper_object(obj, style["brush"]) if style["brush"] != "UNIFORM" else None
+
+
+def _taper_object(obj, brush: str):
+    """A native taper curve holding the brush's width profile along a stroke."""
+    name = f"{obj.name} taper"
+    taper = bpy.data.objects.get(name)
+    if taper is None:
+        taper = bpy.data.objects.new(name, bpy.data.curves.new(name, "CURVE"))
+        taper.hide_viewport = taper.hide_render = True
+    cu = taper.data
+    cu.splines.clear()
+    spline = cu.splines.new("POLY")
+    profile = geometry.radius_profile(brush, 17)
+    spline.points.add(len(profile) - 1)
+    for i, (point, value) in enumerate(zip(spline.points, profile)):
+        point.co = (i / (len(profile) - 1), value, 0.0, 1.0)
+    return taper
+
+
+def _apply_material(obj, style) -> None:
+    mat = obj.data.materials[0] if len(obj.data.materials) else None
+    if mat is None:
+        return
+    rgb = geometry.hex_to_rgb(style["color"])
+    mat.diffuse_color = (*rgb, style["opacity"])
+    if getattr(mat, "grease_pencil", None) is not None:
+        mat.grease_pencil.color = (*rgb, 1.0)
+
+
+def restyle(obj, width_px: float, color: str, opacity: float, brush: str, jitter: float) -> None:
+    data = load_data(obj)
+    data["style"] = {"width_px": width_px, "color": color, "opacity": opacity, "brush": brush,
+                     "jitter": jitter}
+    save_data(obj, data)
+    rebuild(obj)
+
+
+def revert_style(obj) -> None:
+    data = load_data(obj)
+    data["style"] = dict(data["original_style"])
+    save_data(obj, data)
+    rebuild(obj)
+
+
+def current_centrelines(obj) -> list[list[tuple[float, float]]]:
+    """The object's strokes now (after any hand edits), as cubics in image px: curve control
+    points directly; Grease Pencil points fitted with a least-squares cubic (exact when the points
+    were sampled from one)."""
+    data = load_data(obj)
+    frame = frame_of(data)
+    out = []
+    if obj.type == "CURVE":
+        for spline in obj.data.splines:
+            pts = spline.bezier_points
+            if len(pts) < 2:
+                continue
+            a, b = pts[0], pts[-1]
+            out.append([frame.to_image(p[0], p[1]) for p in (a.co, a.handle_right, b.handle_left, b.co)])
+        return out
+    layer = obj.data.layers[0]
+    drawing = layer.get_frame_at(bpy.context.scene.frame_current).drawing
+    for stroke in drawing.strokes:
+        positions = [tuple(p.position)[:2] for p in stroke.points]
+        if len(positions) < 4:
+            continue
+        out.append([frame.to_image(x, y) for x, y in geometry.fit_cubic(positions)])
+    return out
+
+
+def remove(obj) -> None:
+    """Delete a sketch object with its data, material and taper curve."""
+    block = obj.data
+    materials = list(block.materials)
+    taper = bpy.data.objects.get(f"{obj.name} taper")
+    bpy.data.objects.remove(obj)
+    if taper is not None:
+        curve = taper.data
+        bpy.data.objects.remove(taper)
+        bpy.data.curves.remove(curve)
+    if block.users == 0:
+        (bpy.data.curves if isinstance(block, bpy.types.Curve) else gp_datablocks()).remove(block)
+    for mat in materials:
+        if mat is not None and mat.users == 0:
+            bpy.data.materials.remove(mat)

@@ -1,0 +1,72 @@
+"""Panels, menu entries and add-on preferences."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import StringProperty
+
+from . import build
+
+
+class ClipassoPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    python_path: StringProperty(name="Python with clipasso_core", subtype="FILE_PATH",
+                                description="A Python interpreter that has clipasso_core installed")
+    core_path: StringProperty(name="clipasso executable", subtype="FILE_PATH",
+                              description="Leave empty to use 'clipasso' on PATH")
+    status: StringProperty(name="Status", default="")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.label(text="The sketch is computed by the clipasso core in a separate process.")
+        layout.prop(self, "python_path")
+        layout.prop(self, "core_path")
+        row = layout.row()
+        row.operator("clipasso.check_core")
+        if self.status:
+            row.label(text=self.status)
+
+
+class VIEW3D_PT_clipasso(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Clipasso"
+    bl_label = "Clipasso Sketch"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.operator("clipasso.sketch_from_image", icon="GREASEPENCIL")
+        obj = context.active_object
+        if not build.is_sketch(obj):
+            return
+        data = build.load_data(obj)
+        meta = data.get("metadata", {})
+        box = layout.box()
+        box.label(text=f"{len(data['strokes'])} strokes, loss {meta.get('final_loss', '?')}")
+        style = context.scene.clipasso_style
+        for prop in ("width_px", "color", "opacity", "brush"):
+            box.prop(style, prop)
+        if style.brush == "SKETCHY":
+            box.prop(style, "jitter")
+        row = box.row()
+        row.operator("clipasso.restyle")
+        row.operator("clipasso.revert_style")
+        box.operator("clipasso.refine", icon="FILE_REFRESH")
+
+
+def menu_entry(self, context):
+    self.layout.operator("clipasso.sketch_from_image", icon="GREASEPENCIL")
+
+
+MENUS = ("VIEW3D_MT_grease_pencil_add", "VIEW3D_MT_add")
+CLASSES = (ClipassoPreferences, VIEW3D_PT_clipasso)
+
+
+def add_menu():
+    """Add > Grease Pencil when that submenu exists, else the Add menu itself."""
+    for name in MENUS:
+        menu = getattr(bpy.types, name, None)
+        if menu is not None:
+            menu.append(menu_entry)
+            return menu
+    return None
