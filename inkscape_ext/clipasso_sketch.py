@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from urllib.parse import unquote
 
 import inkex
 
@@ -90,11 +91,20 @@ class SketchFromImage(inkex.EffectExtension):
         if not href:
             raise inkex.AbortExtension(f"Image {image.get_id()} has no link or data.")
         if href.startswith("file://"):
-            href = href[len("file://"):]
-        path = self.absolute_href(href, default=None) if not os.path.isabs(href) else href
-        if not os.path.isfile(path):
-            raise inkex.AbortExtension(f"The linked file of image {image.get_id()} was not found: {path}")
-        return path
+            href = unquote(href[len("file://"):])
+        if os.path.isabs(href):
+            candidates = [href]
+        else:
+            # Inkscape rebases relative links onto the temporary copy it hands us; the saved
+            # document's folder is the fallback (and the only base when run outside Inkscape)
+            bases = [os.path.dirname(os.path.abspath(self.options.input_file or "")),
+                     os.path.dirname(self.document_path() or "")]
+            candidates = [os.path.join(base, unquote(href)) for base in bases if base]
+        for path in candidates:
+            if os.path.isfile(path):
+                return path
+        raise inkex.AbortExtension(f"The linked file of image {image.get_id()} was not found: "
+                                   f"{candidates[-1] if candidates else href}")
 
     def _add_sketch(self, image, sketch):
         sx, sy, tx, ty = image_placement(image.left, image.top, image.width, image.height,

@@ -141,7 +141,7 @@ def main() -> None:
         paper["steps"] = PAPER_STEPS
     if args.paper_from:
         full = json.loads(Path(args.paper_from).read_text().strip().splitlines()[-1])
-        if full["preset"] != "paper" or full["planned_steps"] != PAPER_STEPS:
+        if full["preset"] != "paper" or full.get("planned_steps", PAPER_STEPS) != PAPER_STEPS:
             sys.exit(f"{args.paper_from} is not a complete paper run")
         paper["final_loss"] = full["final_loss"]
     rows = {"paper (original way, 1 seed)": paper,

@@ -1,0 +1,140 @@
+"""The Inkscape extension through the real Inkscape binary (1.2, Debian), installed into a test
+profile directory: documents with an embedded and a linked image, under a transform and mm units."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ink_iou, render_svg
+
+ROOT = Path(__file__).resolve().parents[1]
+EXT = ROOT / "inkscape_ext"
+sys.path.insert(0, str(EXT))
+from clipasso_bridge import image_placement  # noqa: E402
+CAT = ROOT / "clipasso_core" / "data" / "cat.jpg"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+if not (shutil.which("inkscape") and shutil.which("xvfb-run")):
+    if os.environ.get("CI"):
+        pytest.fail("CI must install inkscape and xvfb (tools/test.sh)", pytrace=False)
+    pytest.skip("inkscape or xvfb-run not installed", allow_module_level=True)
+
+TEST_DEFAULTS = {"strokes": "8", "seeds": "1", "mask": "off", "backbone": "tiny-random", "iterations": "3",
+                 "python": sys.executable}
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    """An Inkscape profile with the extensions installed; the sketch .inx defaults set for a fast,
+    offline test run (the only way to pass options to a .noprefs action; an option group's default
+    is its first option)."""
+    root = tmp_path_factory.mktemp("inkscape-profile")
+    target = root / "extensions" / "clipasso"
+    target.mkdir(parents=True)
+    for path in EXT.iterdir():
+        if path.suffix in (".py", ".inx"):
+            shutil.copy(path, target / path.name)
+    inx = (target / "clipasso_sketch.inx").read_text()
+    for name, value in TEST_DEFAULTS.items():
+        inx = re.sub(rf'(<param name="{name}"[^>]*>)[^<]*(</param>)', rf"\g<1>{value}\g<2>", inx)
+        group = re.search(rf'<param name="{name}" type="optiongroup"[^>]*>(.*?)</param>', inx, re.S)
+        if group:
+            option = re.search(rf'\s*<option value="{value}">[^<]*</option>', group.group(1)).group(0)
+            reordered = option + group.group(1).replace(option, "")
+            inx = inx.replace(group.group(1), reordered)
+    (target / "clipasso_sketch.inx").write_text(inx)
+    return root
+
+
+def inkscape(profile: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, INKSCAPE_PROFILE_DIR=str(profile), HF_HUB_OFFLINE="1")
+    env["PATH"] = "/usr/bin:/bin:" + env.get("PATH", "")  # Inkscape's own python3 runs the extension
+    return subprocess.run(["timeout", "240", "xvfb-run", "-a", "inkscape", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=270)
+
+
+def document(href: str) -> str:
+    return f"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+  width="200mm" height="150mm" viewBox="0 0 200 150">
+  <g id="layer1" transform="translate(12,9)">
+    <image id="photo" x="10" y="20" width="120" height="100" transform="matrix(1.2,0,0,0.9,3,4)"
+           xlink:href="{href}"/>
+  </g>
+</svg>"""
+
+
+@pytest.mark.parametrize("kind", ["embedded", "linked"])
+def test_sketch_through_inkscape(profile, tmp_path, kind):
+    import base64
+    import xml.etree.ElementTree as ET
+
+    if kind == "embedded":
+        href = "data:image/jpeg;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    else:
+        (tmp_path / "img").mkdir()
+        shutil.copy(CAT, tmp_path / "img" / "cat.jpg")
+        href = "img/cat.jpg"
+    (tmp_path / "in.svg").write_text(document(href))
+    run = inkscape(profile, "--batch-process",
+                   "--actions=select-by-id:photo;org.clipasso.sketchfromimage.noprefs;"
+                   "export-filename:out.svg;export-plain-svg;export-do", "in.svg", cwd=tmp_path)
+    assert (tmp_path / "out.svg").exists(), run.stderr[-2000:]
+    root = ET.parse(tmp_path / "out.svg").getroot()
+    groups = [g for g in root.iter(f"{SVG_NS}g") if g.get("data-clipasso-sketch")]
+    assert len(groups) == 1, run.stderr[-2000:]
+    paths = groups[0].findall(f"{SVG_NS}path")
+    assert len(paths) == 8
+
+    # Inkscape's own PNG export of the strokes over the image's box vs the core's SVG (resvg)
+    sx, sy, tx, ty = image_placement(10, 20, 120, 100, None, 451, 300)
+    box = (tx, ty, 451 * sx, 300 * sy)
+    page = ET.Element(f"{SVG_NS}svg", {"width": "451", "height": "300",
+                                       "viewBox": f"{box[0]} {box[1]} {box[2]} {box[3]}"})
+    strokes = ET.SubElement(page, f"{SVG_NS}g")
+    for path in paths:
+        strokes.append(path)
+    (tmp_path / "strokes.svg").write_bytes(ET.tostring(page))
+    export = inkscape(profile, "strokes.svg", "--export-type=png", "--export-filename=strokes.png",
+                      "--export-area-page", "--export-width=451", "--export-background=white",
+                      "--export-background-opacity=1", cwd=tmp_path)
+    assert (tmp_path / "strokes.png").exists(), export.stderr[-2000:]
+    ours = np.asarray(Image.open(tmp_path / "strokes.png").convert("L"), np.float32) / 255
+    # the core's SVG, from the same run settings (the core is deterministic on the CPU)
+    core = subprocess.run([sys.executable, "-m", "clipasso_core.cli", "sketch", str(CAT), "-o",
+                           str(tmp_path / "core.svg"), "--strokes", "8", "--seeds", "1", "--mask", "off",
+                           "--backbone", "tiny-random", "--iterations", "3", "--progress", "none"],
+                          capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert core.returncode == 0, core.stderr
+    ref = render_svg((tmp_path / "core.svg").read_text(), 451, 300)
+    iou = ink_iou(ours, ref)
+    print(f"{kind}: Inkscape export vs core SVG (resvg) ink IoU {iou:.3f}")
+    Image.fromarray((np.concatenate([ours, ref], 1) * 255).astype(np.uint8)).save(tmp_path / "compare.png")
+    if os.environ.get("CLIPASSO_RENDER_OUT"):
+        shutil.copy(tmp_path / "compare.png", Path(os.environ["CLIPASSO_RENDER_OUT"]) / f"inkscape-{kind}.png")
+    assert iou >= 0.8
+
+
+def test_restyle_through_inkscape(profile, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "img").mkdir()
+    shutil.copy(CAT, tmp_path / "img" / "cat.jpg")
+    (tmp_path / "in.svg").write_text(document("img/cat.jpg"))
+    inkscape(profile, "--batch-process", "--actions=select-by-id:photo;org.clipasso.sketchfromimage.noprefs;"
+             "export-filename:sketched.svg;export-do", "in.svg", cwd=tmp_path)
+    root = ET.parse(tmp_path / "sketched.svg").getroot()
+    group = next(g for g in root.iter(f"{SVG_NS}g") if g.get("data-clipasso-sketch"))
+    run = inkscape(profile, "--batch-process", f"--actions=select-by-id:{group.get('id')};"
+                   "org.clipasso.restylesketch.noprefs;export-filename:restyled.svg;export-do",
+                   "sketched.svg", cwd=tmp_path)
+    assert (tmp_path / "restyled.svg").exists(), run.stderr[-2000:]
+    text = (tmp_path / "restyled.svg").read_text()
+    assert text.count("data-clipasso-stroke") == 8 and "stroke-width:2" in text
