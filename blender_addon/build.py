@@ -18,7 +18,9 @@ NOISE_MODIFIER = "Clipasso jitter"
 
 def gp_datablocks():
     """Grease Pencil (v3) data-blocks: 4.3-4.5 ``grease_pencils_v3``, 5.0+ ``grease_pencils``."""
-    return getattr(bpy.data, "grease_pencils_v3", None) or bpy.data.grease_pencils
+    if hasattr(bpy.data, "grease_pencils_v3"):  # an empty collection is falsy: test presence
+        return bpy.data.grease_pencils_v3
+    return bpy.data.grease_pencils
 
 
 def load_data(obj) -> dict:

@@ -70,12 +70,13 @@ class SketchJob:
 
     def _finish(self, context, code: int) -> str:
         try:
+            if self.cancel_requested and (self.obj is None or self.created and self._done is None):
+                self._undo()
+                return "CANCELLED"  # cancelled before the first preview: the scene stays as it was
             if self.error or self._done is None or code not in (0, 3):
                 self.error = self.error or self.run.stderr_tail() or f"the core exited with code {code}"
                 self._undo()
                 return "FAILED"
-            if self.cancel_requested and self.obj is None:
-                return "CANCELLED"  # cancelled before the first preview: the scene stays as it was
             with open(self.json_path, encoding="utf-8") as handle:
                 self._show(context, json.load(handle))
             return "FINISHED"

@@ -70,7 +70,10 @@ def test_manifest_and_zip(addon):
                 "blender_version_min", "license"):
         assert key in manifest, key
     assert manifest["id"] == MODULE and manifest["type"] == "add-on"
-    assert len(manifest["tagline"]) <= 64 and not manifest["tagline"].endswith(".")
+    # Blender's own extension tool validates the zip
+    tool = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    check = subprocess.run([sys.executable, str(tool), "validate", str(zip_path)], capture_output=True, text=True)
+    assert check.returncode == 0 and "Success" in check.stdout, check.stdout + check.stderr
 
 
 def test_register_unregister_cleanly(addon):
@@ -173,7 +176,7 @@ def test_restyle_changes_radius_profile_and_revert_restores(addon):
     assert obj.modifiers.get("Clipasso jitter") is not None
     assert bpy.ops.clipasso.revert_style() == {"FINISHED"}
     _, reverted = _gp_points(obj)
-    assert reverted == pytest.approx(before) and obj.modifiers.get("Clipasso jitter") is None
+    assert np.allclose(reverted, before) and obj.modifiers.get("Clipasso jitter") is None
 
 
 def test_cancel_keeps_best_and_cancel_before_preview_leaves_scene(addon):
@@ -239,15 +242,15 @@ def test_save_and_reload_keeps_strokes_and_settings(addon, tmp_path):
     fresh_scene()
     sketch(output="GPENCIL")
     obj = bpy.context.scene.objects[-1]
-    stored = build.load_data(obj)
+    name, stored = obj.name, build.load_data(obj)
     positions, _ = _gp_points(obj)
     path = tmp_path / "sketch.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.wm.open_mainfile(filepath=str(path))
-    again = bpy.data.objects[obj.name]
+    again = bpy.data.objects[name]
     assert build.load_data(again) == stored
-    assert _gp_points(again)[0] == pytest.approx(positions)
+    assert np.allclose(_gp_points(again)[0], positions)
 
 
 def test_refine_starts_from_edited_strokes(addon):
