@@ -43,6 +43,17 @@ PROFILES = {
     "tiny-random": BackboneProfile("tiny-random", "clipasso-tiny-rn", "clipasso-tiny-vit", random=True),
 }
 
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def clip_normalize(images: torch.Tensor) -> torch.Tensor:
+    """CLIP input normalisation of images [B, 3, H, W] in 0..1."""
+    mean = images.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    std = images.new_tensor(CLIP_STD).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
 WEIGHT_ENV = {"loss": "CLIPASSO_CLIP_WEIGHTS", "saliency": "CLIPASSO_SALIENCY_WEIGHTS"}
 WEIGHT_FLAG = {"loss": "--clip-weights", "saliency": "--saliency-weights"}
 

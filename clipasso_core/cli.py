@@ -134,13 +134,14 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
                    "strokes": config.strokes, "seeds": config.seed_count,
                    "iterations": config.resolved_preset().iterations, "preset": config.preset,
                    "backbone": config.backbone})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if PROFILES[config.backbone].random:
-            reporter.emit({"event": "warning", "message": f"--backbone {config.backbone} uses RANDOM CLIP "
-                           "weights: for tests and smoke runs only, the sketch is not meaningful"})
+    if PROFILES[config.backbone].random:
+        reporter.emit({"event": "warning", "message": f"--backbone {config.backbone} uses RANDOM CLIP "
+                       "weights: for tests and smoke runs only, the sketch is not meaningful"})
+    with warnings.catch_warnings():
+        # the random-weights warning went through the reporter above; library chatter goes nowhere
+        # (integrations such as Inkscape turn any stderr output into an error dialog)
+        warnings.simplefilter("ignore")
         result = sketch(args.input, config, progress=reporter.emit, cancel=cancel)
-    del caught  # library warnings are reported through the reporter above, never on stderr
     write_text(svg_path, to_svg(result))
     outputs = {"svg": str(svg_path)}
     if json_path:
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         reporter.error("interrupted before a sketch existed; nothing written", EXIT_CANCELLED)
         return EXIT_CANCELLED
+    except Exception as exc:  # a bug: still one line for the user and the integrations
+        reporter.error(f"internal error ({exc.__class__.__name__}: {exc}); please report it", 1)
+        return 1
 
 
 if __name__ == "__main__":

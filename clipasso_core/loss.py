@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .saliency import clip_normalize
+from .backbones import clip_normalize
 
 GEOMETRIC_LAYERS = {"layer2": 1.0, "layer3": 1.0}
 SEMANTIC_WEIGHT = 0.1

@@ -40,7 +40,6 @@ class RandomWeightsWarning(UserWarning):
 class Prepared:
     """The run's inputs on the working canvas. target: [3, 224, 224] in 0..1."""
 
-    image: LoadedImage
     transform: CanvasTransform
     target: torch.Tensor
     masked: bool
@@ -74,7 +73,7 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
         rgb, masked = apply_mask(rgb, rembg_mask(rgb, config.mask_model)), True
     transform = CanvasTransform(loaded.width, loaded.height, CANVAS)
     target = torch.from_numpy(to_canvas(rgb, CANVAS, fill=1.0)).permute(2, 0, 1).contiguous()
-    return Prepared(loaded, transform, target, masked)
+    return Prepared(transform, target, masked)
 
 
 def _init_from_file(path: str, transform: CanvasTransform) -> np.ndarray:

@@ -12,16 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def clip_normalize(images: torch.Tensor) -> torch.Tensor:
-    """CLIP input normalisation of images [B, 3, H, W] in 0..1."""
-    mean = images.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = images.new_tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (images - mean) / std
-
+from .backbones import clip_normalize
 
 @torch.no_grad()
 def attention_map(vit: nn.Module, image: torch.Tensor) -> torch.Tensor:

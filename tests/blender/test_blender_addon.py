@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import math
 import os
 import shutil
 import subprocess
@@ -54,10 +52,6 @@ def sketch(**kwargs):
     return bpy.ops.clipasso.sketch_from_image(**args)
 
 
-def read_svg_strokes(data) -> list:
-    return data["strokes"]
-
-
 def test_manifest_and_zip(addon):
     _, _, zip_path = addon
     import tomllib
@@ -79,13 +73,14 @@ def test_manifest_and_zip(addon):
 def test_register_unregister_cleanly(addon):
     module, _, _ = addon
     module.unregister()
-    assert not hasattr(bpy.ops.clipasso, "sketch_from_image") or "sketch_from_image" not in dir(bpy.ops.clipasso)
+    assert not hasattr(bpy.types, "CLIPASSO_OT_sketch_from_image")
+    assert not hasattr(bpy.types.Scene, "clipasso_style")
+    assert not hasattr(bpy.types, "VIEW3D_PT_clipasso")
     module.register()
-    assert hasattr(bpy.types.Scene, "clipasso_style")
+    assert hasattr(bpy.types, "CLIPASSO_OT_sketch_from_image") and hasattr(bpy.types.Scene, "clipasso_style")
 
 
 def _gp_points(obj):
-    from clipasso_sketch import build
 
     layer = obj.data.layers[0]
     drawing = layer.get_frame_at(bpy.context.scene.frame_current).drawing
@@ -180,7 +175,7 @@ def test_restyle_changes_radius_profile_and_revert_restores(addon):
 
 
 def test_cancel_keeps_best_and_cancel_before_preview_leaves_scene(addon):
-    from clipasso_sketch import build, operators
+    from clipasso_sketch import build
     from clipasso_sketch.job import SketchJob
     from mathutils import Matrix
 
