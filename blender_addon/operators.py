@@ -107,6 +107,22 @@ class _RunsCore:
             return {"RUNNING_MODAL"}
         return self._end(context, state)
 
+    def _invoke_job(self, context):
+        try:
+            self._prepare(context)
+        except CoreError as exc:
+            self.report({"ERROR"}, f"Clipasso: {exc}")
+            return {"CANCELLED"}
+        return self._start_modal(context)
+
+    def _execute_job(self, context):
+        try:
+            self._prepare(context)
+        except CoreError as exc:
+            self.report({"ERROR"}, f"Clipasso: {exc}")
+            return {"CANCELLED"}
+        return self._run_blocking(context)
+
     def _run_blocking(self, context):
         """For scripts and tests: step the job until it ends."""
         while True:
@@ -170,26 +186,21 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
             return {"RUNNING_MODAL"}
         return self._invoke_job(context)
 
-    def _invoke_job(self, context):
-        try:
-            self._prepare(context)
-        except CoreError as exc:
-            self.report({"ERROR"}, f"Clipasso: {exc}")
-            return {"CANCELLED"}
-        return self._start_modal(context)
-
     def execute(self, context):
         if context.window is not None and self.options.is_invoke:
             return self._invoke_job(context)  # coming back from the file browser: run modal
-        try:
-            self._prepare(context)
-        except CoreError as exc:
-            self.report({"ERROR"}, f"Clipasso: {exc}")
-            return {"CANCELLED"}
-        return self._run_blocking(context)
+        return self._execute_job(context)
 
 
-class CLIPASSO_OT_refine(_RunsCore, bpy.types.Operator):
+class _OnSketch:
+    """Available when the active object is a sketch."""
+
+    @classmethod
+    def poll(cls, context):
+        return build.is_sketch(context.active_object)
+
+
+class CLIPASSO_OT_refine(_OnSketch, _RunsCore, bpy.types.Operator):
     """Re-run the core starting from the sketch's current (possibly hand-edited) strokes"""
 
     bl_idname = "clipasso.refine"
@@ -198,10 +209,6 @@ class CLIPASSO_OT_refine(_RunsCore, bpy.types.Operator):
 
     iterations: IntProperty(name="Iterations", default=0, min=0, description="0: the preset's")
     backbone: EnumProperty(name="CLIP Weights", items=BACKBONES, default="openai")
-
-    @classmethod
-    def poll(cls, context):
-        return build.is_sketch(context.active_object)
 
     def _prepare(self, context):
         obj = context.active_object
@@ -218,32 +225,18 @@ class CLIPASSO_OT_refine(_RunsCore, bpy.types.Operator):
                               obj.name, target=obj)
 
     def invoke(self, context, event):
-        try:
-            self._prepare(context)
-        except CoreError as exc:
-            self.report({"ERROR"}, f"Clipasso: {exc}")
-            return {"CANCELLED"}
-        return self._start_modal(context)
+        return self._invoke_job(context)
 
     def execute(self, context):
-        try:
-            self._prepare(context)
-        except CoreError as exc:
-            self.report({"ERROR"}, f"Clipasso: {exc}")
-            return {"CANCELLED"}
-        return self._run_blocking(context)
+        return self._execute_job(context)
 
 
-class CLIPASSO_OT_restyle(bpy.types.Operator):
+class CLIPASSO_OT_restyle(_OnSketch, bpy.types.Operator):
     """Apply a stroke style to the sketch (its centrelines are kept)"""
 
     bl_idname = "clipasso.restyle"
     bl_label = "Apply Style"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return build.is_sketch(context.active_object)
 
     def execute(self, context):
         st = context.scene.clipasso_style
@@ -251,16 +244,12 @@ class CLIPASSO_OT_restyle(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class CLIPASSO_OT_revert_style(bpy.types.Operator):
+class CLIPASSO_OT_revert_style(_OnSketch, bpy.types.Operator):
     """Restore the style the sketch was made with"""
 
     bl_idname = "clipasso.revert_style"
     bl_label = "Revert Style"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return build.is_sketch(context.active_object)
 
     def execute(self, context):
         build.revert_style(context.active_object)

@@ -82,30 +82,21 @@ class RestyleSketch(inkex.EffectExtension):
 
     def _effect_element(self, brush, width, owner):
         """A new Taper stroke or Power stroke path effect in <defs>, for one path."""
+        half = width / 2
+        attributes = {
+            "tapered": {"effect": "taperstroke", "stroke_width": f"{width:g}", "attach_start": "0.2",
+                        "end_offset": "0.2", "smoothing": "0.5", "jointype": "extrapolated",
+                        "miter_limit": "100"},
+            "pressure": {"effect": "powerstroke", "sort_points": "true", "interpolator_type": "CubicBezierSmooth",
+                         "offset_points": f"0.1,{0.45 * half:g} | 0.5,{half:g} | 0.9,{0.45 * half:g}",
+                         "interpolator_beta": "0.2", "start_linecap_type": "round",
+                         "end_linecap_type": "round", "linejoin_type": "round", "miter_limit": "4",
+                         "scale_width": "1"},
+        }[brush]
         effect = inkex.PathEffect()
         effect.set("id", self.svg.get_unique_id(f"clipasso-{brush}-{owner}-"))
-        effect.set("is_visible", "true")
-        effect.set("lpeversion", "1")
-        if brush == "tapered":
-            effect.set("effect", "taperstroke")
-            effect.set("stroke_width", f"{width:g}")
-            effect.set("attach_start", "0.2")
-            effect.set("end_offset", "0.2")
-            effect.set("smoothing", "0.5")
-            effect.set("jointype", "extrapolated")
-            effect.set("miter_limit", "100")
-        else:
-            half = width / 2
-            effect.set("effect", "powerstroke")
-            effect.set("offset_points", f"0.1,{0.45 * half:g} | 0.5,{half:g} | 0.9,{0.45 * half:g}")
-            effect.set("sort_points", "true")
-            effect.set("interpolator_type", "CubicBezierSmooth")
-            effect.set("interpolator_beta", "0.2")
-            effect.set("start_linecap_type", "round")
-            effect.set("end_linecap_type", "round")
-            effect.set("linejoin_type", "round")
-            effect.set("miter_limit", "4")
-            effect.set("scale_width", "1")
+        for key, value in {"is_visible": "true", "lpeversion": "1", **attributes}.items():
+            effect.set(key, value)
         self.svg.defs.add(effect)
         return effect
 
