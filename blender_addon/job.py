@@ -7,7 +7,7 @@ import os
 import tempfile
 
 from . import build
-from .core import CoreRun
+from .core import PROTOCOL_VERSION, CoreRun
 
 
 class SketchJob:
@@ -54,11 +54,15 @@ class SketchJob:
     def step(self, context) -> str:
         for event in self.run.poll():
             kind = event.get("event")
-            if kind == "progress":
+            if kind == "start" and event.get("protocol") != PROTOCOL_VERSION:
+                self.error = (f"the clipasso core speaks protocol {event.get('protocol')}, this add-on needs "
+                              f"{PROTOCOL_VERSION}: update the core or the add-on")
+                self.run.cancel()
+            elif kind == "progress":
                 self.progress = event["iteration"] / event["total"]
                 self.status = (f"Sketching {event['iteration']}/{event['total']}  loss {event['best_loss']:.4g}"
                                f"  {event['eta_s']:.0f} s left  (Esc: stop and keep the best)")
-            elif kind == "preview" and not (self.cancel_requested and self.obj is None):
+            elif kind == "preview" and not self.error and not (self.cancel_requested and self.obj is None):
                 self._show(context, event["sketch"])
             elif kind == "done":
                 self._done = event
