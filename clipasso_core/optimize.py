@@ -126,12 +126,11 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
     best_loss = [math.inf] * seeds
     plateau = [0] * seeds
     steps = [0] * seeds
+    evaluated_at = [-1] * seeds  # steps[seed] at the seed's last evaluation
     active = list(range(seeds))
     start = time.perf_counter()
     was_cancelled = False
     clock = _Stopwatch(timings)
-
-    evaluated_at = [-1] * seeds
 
     def evaluate(seed: int, value: float, seed_points: torch.Tensor, after_steps: int) -> None:
         """Record the loss ``value`` of ``seed_points``, the seed's points after ``after_steps`` steps."""
