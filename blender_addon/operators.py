@@ -10,7 +10,7 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from mathutils import Matrix
 
-from . import build
+from . import build, geometry
 from .core import CoreError, check_core, core_command
 from .job import SketchJob
 
@@ -107,21 +107,20 @@ class _RunsCore:
             return {"RUNNING_MODAL"}
         return self._end(context, state)
 
-    def _invoke_job(self, context):
+    def _prepared(self, context) -> bool:
+        """Set up the job; on failure report it and say so."""
         try:
             self._prepare(context)
         except CoreError as exc:
             self.report({"ERROR"}, f"Clipasso: {exc}")
-            return {"CANCELLED"}
-        return self._start_modal(context)
+            return False
+        return True
+
+    def _invoke_job(self, context):
+        return self._start_modal(context) if self._prepared(context) else {"CANCELLED"}
 
     def _execute_job(self, context):
-        try:
-            self._prepare(context)
-        except CoreError as exc:
-            self.report({"ERROR"}, f"Clipasso: {exc}")
-            return {"CANCELLED"}
-        return self._run_blocking(context)
+        return self._run_blocking(context) if self._prepared(context) else {"CANCELLED"}
 
     def _run_blocking(self, context):
         """For scripts and tests: step the job until it ends."""
@@ -218,7 +217,7 @@ class CLIPASSO_OT_refine(_OnSketch, _RunsCore, bpy.types.Operator):
             raise CoreError(f"the sketch's image is gone: {s.get('image')}")
         style = data["style"]
         args = self._core_args(len(data["strokes"]), 1, s["preset"], s["mask"], s["stroke_width"],
-                               [int(style["color"][i:i + 2], 16) / 255 for i in (1, 3, 5)],
+                               geometry.hex_to_rgb(style["color"]),
                                self.iterations, self.backbone)
         self._job = SketchJob(context, command_from_prefs(context), s["image"], args, obj.type,
                               data["frame"]["size"], data["frame"]["offset"], obj.matrix_world.copy(), s,

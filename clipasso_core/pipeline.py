@@ -107,8 +107,9 @@ def _initial_points(config: SketchConfig, prepared: Prepared, device: torch.devi
     return torch.from_numpy(np.stack(per_seed)).to(device)
 
 
-def _rgba(config: SketchConfig) -> list[float]:
-    return [int(config.color[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [config.opacity]
+def _rgba(color: str, opacity: float) -> list[float]:
+    """"#rrggbb" and an opacity as RGBA floats in 0..1."""
+    return [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [opacity]
 
 
 def _to_sketch(points: torch.Tensor, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
@@ -123,8 +124,7 @@ def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
     t = CanvasTransform(sketch.width, sketch.height, size)
     points = torch.tensor([[t.to_canvas(x, y) for x, y in s.points] for s in sketch.strokes])
     widths = torch.tensor([s.width / t.scale for s in sketch.strokes])
-    colors = torch.tensor([[int(s.color[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [s.opacity]
-                           for s in sketch.strokes])
+    colors = torch.tensor([_rgba(s.color, s.opacity) for s in sketch.strokes])
     with torch.no_grad():
         image = render(points[None], widths[None], colors[None], size)[0]
     return image.permute(1, 2, 0).numpy()
@@ -157,7 +157,7 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     loss = ClipLoss(load_encoder(profile, "loss", config.clip_weights).to(device), bf16=bf16)
     strokes = points.shape[1]
     widths = torch.full((strokes,), float(config.width), device=device)
-    colors = torch.tensor(_rgba(config), device=device).expand(strokes, 4)
+    colors = torch.tensor(_rgba(config.color, config.opacity), device=device).expand(strokes, 4)
 
     def on_progress(p: Progress) -> None:
         if progress is None:

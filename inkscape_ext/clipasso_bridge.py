@@ -25,6 +25,11 @@ class CoreError(Exception):
     """The core could not be run or reported an error; the message is meant for the user."""
 
 
+def hex_color(color) -> str:
+    """"#rrggbb" of an inkex.Color (anything with red/green/blue 0..255)."""
+    return f"#{color.red:02x}{color.green:02x}{color.blue:02x}"
+
+
 def core_command(core: str = "clipasso", python: str = "") -> list[str]:
     """The command prefix that runs the core: a Python interpreter with clipasso_core, else the
     ``clipasso`` executable (looked up on PATH)."""

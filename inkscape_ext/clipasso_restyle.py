@@ -9,7 +9,7 @@ editable; the path's ``d`` holds the filled outline, so other SVG renderers draw
 """
 import inkex
 
-from clipasso_bridge import BRUSHES, SKETCH_ATTR, STROKE_ATTR, outline_d, parse_cubic
+from clipasso_bridge import BRUSHES, SKETCH_ATTR, STROKE_ATTR, hex_color, outline_d, parse_cubic
 
 ORIGINAL_D = "inkscape:original-d"
 PATH_EFFECT = "inkscape:path-effect"
@@ -45,7 +45,7 @@ class RestyleSketch(inkex.EffectExtension):
 
     def _restyle(self, path):
         o = self.options
-        color = f"#{o.color.red:02x}{o.color.green:02x}{o.color.blue:02x}"
+        color = hex_color(o.color)
         centreline = path.get(ORIGINAL_D) or path.get("d")
         try:
             points = parse_cubic(centreline)

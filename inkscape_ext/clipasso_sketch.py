@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import inkex
 
-from clipasso_bridge import (SKETCH_ATTR, STROKE_ATTR, CoreError, core_command, cubic_d,
+from clipasso_bridge import (SKETCH_ATTR, STROKE_ATTR, CoreError, core_command, cubic_d, hex_color,
                              image_placement, run_core)
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
@@ -65,10 +65,9 @@ class SketchFromImage(inkex.EffectExtension):
 
     def _core_options(self):
         o = self.options
-        color = o.color
         options = ["--strokes", str(o.strokes), "--seeds", str(o.seeds), "--preset", o.preset,
                    "--mask", o.mask, "--width", str(o.stroke_width), "--backbone", o.backbone,
-                   "--color", f"#{color.red:02x}{color.green:02x}{color.blue:02x}"]
+                   "--color", hex_color(o.color)]
         if o.iterations > 0:
             options += ["--iterations", str(o.iterations)]
         return options
