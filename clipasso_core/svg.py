@@ -7,11 +7,14 @@ absolute ``M x0 y0 C x1 y1 x2 y2 x3 y3``, round caps and joins, and the sketch m
 Reading accepts SVGs from other tools too: size from ``viewBox`` or else ``width``/``height`` (the
 original CLIPasso writes no viewBox), ``M/m``, ``C/c``, ``L/l`` and ``Z/z`` path commands (every cubic
 or line segment becomes one stroke), stroke style from attributes, ``style`` or a parent ``<g>``.
-Transforms are not applied (a path with a ``transform`` is refused with a clear message).
+``transform`` attributes (matrix, translate, scale, rotate, skewX, skewY) on paths and their groups
+are applied: control points are mapped (an affine map keeps a cubic Bézier cubic) and stroke widths
+scaled by the square root of the map's area factor.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -131,9 +134,56 @@ def _line(p, q):
             (p[0] + 2 * (q[0] - p[0]) / 3, p[1] + 2 * (q[1] - p[1]) / 3), q]
 
 
+Affine = tuple[float, float, float, float, float, float]
+"""SVG matrix (a, b, c, d, e, f): x' = a x + c y + e, y' = b x + d y + f."""
+_IDENTITY: Affine = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def _compose(m: Affine, n: Affine) -> Affine:
+    """The map that applies n, then m."""
+    a, b, c, d, e, f = m
+    return (a * n[0] + c * n[1], b * n[0] + d * n[1], a * n[2] + c * n[3], b * n[2] + d * n[3],
+            a * n[4] + c * n[5] + e, b * n[4] + d * n[5] + f)
+
+
+def _transform(text: str) -> Affine:
+    """Parse an SVG ``transform`` attribute (a list of transform functions) into one matrix."""
+    result = _IDENTITY
+    rest = text.strip()
+    pattern = re.compile(r"\s*(matrix|translate|scale|rotate|skewX|skewY)\s*\(([^)]*)\)\s*,?")
+    while rest:
+        match = pattern.match(rest)
+        try:
+            if not match:
+                raise ValueError
+            name = match.group(1)
+            v = [float(x) for x in re.split(r"[\s,]+", match.group(2).strip()) if x]
+            if name == "matrix" and len(v) == 6:
+                m = tuple(v)
+            elif name == "translate" and len(v) in (1, 2):
+                m = (1.0, 0.0, 0.0, 1.0, v[0], v[1] if len(v) == 2 else 0.0)
+            elif name == "scale" and len(v) in (1, 2):
+                m = (v[0], 0.0, 0.0, v[-1], 0.0, 0.0)
+            elif name == "rotate" and len(v) in (1, 3):
+                cos, sin = math.cos(math.radians(v[0])), math.sin(math.radians(v[0]))
+                m = (cos, sin, -sin, cos, 0.0, 0.0)
+                if len(v) == 3:
+                    m = _compose((1.0, 0.0, 0.0, 1.0, v[1], v[2]), _compose(m, (1.0, 0.0, 0.0, 1.0, -v[1], -v[2])))
+            elif name in ("skewX", "skewY") and len(v) == 1:
+                t = math.tan(math.radians(v[0]))
+                m = (1.0, 0.0, t, 1.0, 0.0, 0.0) if name == "skewX" else (1.0, t, 0.0, 1.0, 0.0, 0.0)
+            else:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"malformed SVG transform {text[:60]!r}") from None
+        result = _compose(result, m)
+        rest = rest[match.end():]
+    return result
+
+
 def _style(elem: ET.Element, inherited: dict) -> dict:
     style = dict(inherited)
-    for key in ("stroke", "stroke-width", "stroke-opacity", "opacity", "transform"):
+    for key in ("stroke", "stroke-width", "stroke-opacity", "opacity"):
         if key in elem.attrib:
             style[key] = elem.attrib[key]
     for part in elem.attrib.get("style", "").split(";"):
@@ -170,11 +220,11 @@ def from_svg(text: str) -> Sketch:
             metadata = {}
     strokes: list[Stroke] = []
 
-    def walk(elem, inherited):
+    def walk(elem, inherited, matrix):
         style = _style(elem, inherited)
-        if "transform" in style:
-            raise InputError("SVG paths with a transform are not supported; apply it first "
-                             "(Inkscape: Path > Object to Path, then ungroup)")
+        if elem.get("transform"):
+            matrix = _compose(matrix, _transform(elem.get("transform")))
+        a, b, c, d, e, f = matrix
         if elem.tag in (f"{{{SVG_NS}}}path", "path") and elem.get("d"):
             stroke = style.get("stroke", "none")
             if stroke == "none":
@@ -185,14 +235,15 @@ def from_svg(text: str) -> Sketch:
             except ValueError:
                 raise InputError("malformed stroke-width or opacity in SVG") from None
             color = _color(stroke)
+            width_px *= math.sqrt(abs(a * d - b * c))
             for seg in _segments(elem.get("d")):
-                pts = [(x - ox, y - oy) for x, y in seg]
+                pts = [(a * x + c * y + e - ox, b * x + d * y + f - oy) for x, y in seg]
                 strokes.append(Stroke(pts, width_px, color, opacity))
         for child in elem:
             if child.tag not in (f"{{{SVG_NS}}}metadata", "metadata"):
-                walk(child, style)
+                walk(child, style, matrix)
 
-    walk(root, {})
+    walk(root, {}, _IDENTITY)
     if not strokes:
         raise InputError("the SVG holds no stroked paths to use as a sketch")
     return Sketch(width, height, strokes, metadata)

@@ -79,6 +79,21 @@ def test_viewbox_origin_and_style_attribute():
     assert sketch.strokes[0].color == "#ff0000" and sketch.strokes[0].width == 2.0
 
 
+def test_transforms_of_groups_and_paths_are_applied():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
+           '<g transform="translate(10, 5) scale(2)" stroke="#000" stroke-width="1.5">'
+           '<path d="M 0 0 C 10 0 10 10 0 10" transform="rotate(90 5 5)"/></g>'
+           '<path d="M 0 0 L 3 0" stroke="#000" transform="matrix(1 0 0.5 1 4 0) skewY(0)"/></svg>')
+    sketch = from_svg(svg)
+    rotated = [(10 - y, x) for x, y in [(0, 0), (10, 0), (10, 10), (0, 10)]]  # rotate(90) about (5, 5)
+    expected = [(10 + 2 * x, 5 + 2 * y) for x, y in rotated]
+    flat = lambda points: [v for point in points for v in point]  # noqa: E731
+    assert flat(sketch.strokes[0].points) == pytest.approx(flat(expected))
+    assert sketch.strokes[0].width == pytest.approx(3.0)  # 1.5 scaled by 2
+    assert flat(sketch.strokes[1].points) == pytest.approx([4, 0, 5, 0, 6, 0, 7, 0])
+    assert sketch.strokes[1].width == pytest.approx(1.0)  # a shear keeps areas
+
+
 @pytest.mark.parametrize("text, message", [
     ("not xml", "not a readable SVG"),
     ("<html/>", "not an SVG"),
@@ -86,6 +101,10 @@ def test_viewbox_origin_and_style_attribute():
     ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "no stroked paths"),
     ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><path d="M 1 1 Q 2 2 3 3" stroke="#000"/></svg>',
      "unsupported SVG path command"),
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><path d="M 1 1 L 2 2" stroke="#000" '
+     'transform="spin(3)"/></svg>', "malformed SVG transform"),
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><path d="M 1 1 L 2 2" stroke="#000" '
+     'transform="translate(1 2 3)"/></svg>', "malformed SVG transform"),
 ])
 def test_bad_svg_gives_clear_error(text, message):
     with pytest.raises(InputError, match=message):
