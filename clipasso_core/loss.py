@@ -2,8 +2,9 @@
 
 For a pair (sketch, target): geometric loss = sum over layers of weight x mean squared difference of
 the activations (layer2 and layer3, weight 1 each), plus semantic loss = 0.1 x (1 - cosine similarity)
-of the final embeddings. A sketch's loss is the mean over its pairs (one clean pair and the augmented
-ones, the same augmentation on sketch and target).
+of the final embeddings. A sketch's loss is the mean over its pairs: one clean pair and the original's
+4 augmented ones (the same augmentation on sketch and target). A step that samples K augmented pairs
+weights the clean pair 1/5 and each augmented one 4/(5K), so every K has the original's expected loss.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .backbones import clip_normalize
 
 GEOMETRIC_LAYERS = {"layer2": 1.0, "layer3": 1.0}
 SEMANTIC_WEIGHT = 0.1
+ORIGINAL_AUGMENTATIONS = 4
 
 
 @dataclass
@@ -65,3 +67,11 @@ class ClipLoss(nn.Module):
                         for name, weight in GEOMETRIC_LAYERS.items())
         semantic = 1.0 - F.cosine_similarity(sketch.embedding, target.embedding, dim=1)
         return geometric + SEMANTIC_WEIGHT * semantic
+
+    @staticmethod
+    def step_loss(pair_losses: torch.Tensor) -> torch.Tensor:
+        """Per-sketch loss [B] from pair losses [B, 1 + K] (clean pair first) with K augmented pairs."""
+        if pair_losses.shape[1] == 1:
+            return pair_losses[:, 0]
+        clean_weight = 1.0 / (1 + ORIGINAL_AUGMENTATIONS)
+        return clean_weight * pair_losses[:, 0] + (1 - clean_weight) * pair_losses[:, 1:].mean(dim=1)

@@ -179,7 +179,7 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
                     batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
                     target_feats += [targets.clean, feats]
                 losses = ClipLoss.pair_losses(loss.encode(torch.cat(batch)), _cat(target_feats)).view(len(chunk), pairs)
-                losses.mean(dim=1).sum().backward()
+                ClipLoss.step_loss(losses).sum().backward()
             with clock("render"):
                 drawn.backward(sketches.grad)
             chunk_losses.append(losses.detach())
@@ -199,7 +199,7 @@ def optimize(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, t
             active = [min(active, key=lambda s: best_loss[s])]  # the other seeds keep their best
         if on_progress:
             leader = min(range(seeds), key=lambda s: best_loss[s])
-            on_progress(Progress(step + 1, preset.iterations, pair_loss.detach().mean().item(),
+            on_progress(Progress(step + 1, preset.iterations, ClipLoss.step_loss(pair_loss).mean().item(),
                                  best_loss[leader], best[leader], time.perf_counter() - start))
         if not active:
             break

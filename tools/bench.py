@@ -164,10 +164,24 @@ def main() -> None:
         print(f"paper wall time extrapolated from {args.paper_steps} steps to {PAPER_STEPS}")
         print(f"paper final loss: from {args.paper_from} (a complete run)" if args.paper_from else
               f"paper final loss: after {args.paper_steps} steps only (use --full or --paper-from)")
+    default, fast = rows["default, 1 seed"], rows["fast, 1 seed"]
+    complete_paper = args.full or bool(args.paper_from)
+    goals = [("renderer <= 15 ms at 16 strokes, <= 60 ms at 64", render16 <= 15 and render64 <= 60),
+             ("default step <= 0.4 x paper step", default["step_ms"] <= 0.4 * paper["step_ms"]),
+             ("default 1-seed wall <= 1/8 x paper wall", default["wall_s"] <= paper["wall_s"] / 8),
+             ("default final loss <= 1.05 x paper final loss" + ("" if complete_paper else " (paper incomplete)"),
+              complete_paper and default["final_loss"] <= 1.05 * paper["final_loss"]),
+             ("best-of-3 <= 1.8 x one seed", three <= 1.8),
+             ("default peak memory <= 3 GB", max(default["peak_mb"], rows["default, 3 seeds"]["peak_mb"]) <= 3072),
+             ("fast wall <= 60 s", fast["wall_s"] <= 60)]
+    print("goals (set for a CPU run with rn101-random and 16 strokes):")
+    for text, met in goals:
+        print(f"{'met' if met else 'NOT MET':>7}  {text}")
     if args.json:
         print(json.dumps({"device": args.device, "backbone": args.backbone, "strokes": args.strokes,
                           "render_ms_16": render16, "render_ms_64": render64, "extrapolated": extrapolated,
-                          "best_of_3_ratio": three, "rows": rows}))
+                          "best_of_3_ratio": three, "rows": rows,
+                          "goals": {text: met for text, met in goals}}))
 
 
 if __name__ == "__main__":
