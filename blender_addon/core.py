@@ -28,7 +28,7 @@ def core_command(python: str = "", executable: str = "") -> list[str]:
     if python:
         if not os.path.isfile(python):
             raise CoreError(f"Python interpreter not found: {python}")
-        return [python, "-m", "clipasso_core.cli"]
+        return [python, "-m", "clipasso_core"]
     if executable:
         if not os.path.isfile(executable):
             raise CoreError(f"clipasso core not found: {executable}")

@@ -3,14 +3,21 @@
     from clipasso_core import sketch, SketchConfig
     result = sketch("cat.jpg", SketchConfig(strokes=16))
     Path("cat.svg").write_text(to_svg(result))
+
+The public names are imported on first use (so the ``clipasso`` command can take a Ctrl-C while
+torch is still loading).
 """
+from importlib import import_module
+
 __version__ = "0.1.0"
 
-from .config import PRESETS, SketchConfig  # noqa: E402
-from .errors import ClipassoError, InputError, ModelUnavailableError  # noqa: E402
-from .pipeline import sketch  # noqa: E402
-from .sketch import Sketch, Stroke  # noqa: E402
-from .svg import from_svg, to_svg  # noqa: E402
+_PUBLIC = {"sketch": ".pipeline", "SketchConfig": ".config", "PRESETS": ".config", "Sketch": ".sketch",
+           "Stroke": ".sketch", "to_svg": ".svg", "from_svg": ".svg", "ClipassoError": ".errors",
+           "InputError": ".errors", "ModelUnavailableError": ".errors"}
+__all__ = [*_PUBLIC, "__version__"]
 
-__all__ = ["sketch", "SketchConfig", "PRESETS", "Sketch", "Stroke", "to_svg", "from_svg",
-           "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_PUBLIC[name], __name__), name)

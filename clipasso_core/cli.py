@@ -161,10 +161,14 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     return EXIT_CANCELLED if cancelled else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> int:
+    """Run the command; ``interrupted_at_start``: a Ctrl-C came while the command was loading."""
     parser = build_parser()
     args = parser.parse_args(argv)
     reporter = Reporter(getattr(args, "progress", "bar"))
+    if interrupted_at_start:
+        reporter.error("interrupted before a sketch existed; nothing written", EXIT_CANCELLED)
+        return EXIT_CANCELLED
     try:
         return run_sketch(args, reporter)
     except ClipassoError as exc:

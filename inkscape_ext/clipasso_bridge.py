@@ -36,7 +36,7 @@ def core_command(core: str = "clipasso", python: str = "") -> list[str]:
     if python:
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise CoreError(f"Python interpreter not found: {python}")
-        return [python, "-m", "clipasso_core.cli"]
+        return [python, "-m", "clipasso_core"]
     found = shutil.which(core)
     if not found:
         raise CoreError(f"The clipasso core was not found ('{core}' is not on PATH). Install it with "

@@ -108,7 +108,7 @@ def test_sketch_through_inkscape(profile, tmp_path, kind):
     assert (tmp_path / "strokes.png").exists(), export.stderr[-2000:]
     ours = np.asarray(Image.open(tmp_path / "strokes.png").convert("L"), np.float32) / 255
     # the core's SVG, from the same run settings (the core is deterministic on the CPU)
-    core = subprocess.run([sys.executable, "-m", "clipasso_core.cli", "sketch", str(CAT), "-o",
+    core = subprocess.run([sys.executable, "-m", "clipasso_core", "sketch", str(CAT), "-o",
                            str(tmp_path / "core.svg"), "--strokes", "8", "--seeds", "1", "--mask", "off",
                            "--backbone", "tiny-random", "--iterations", "3", "--progress", "none"],
                           capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))

@@ -180,7 +180,7 @@ def test_cancel_keeps_best_and_cancel_before_preview_leaves_scene(addon):
     from mathutils import Matrix
 
     fresh_scene()
-    command = [CORE_PYTHON, "-m", "clipasso_core.cli"]
+    command = [CORE_PYTHON, "-m", "clipasso_core"]
     args = ["--strokes", "5", "--seeds", "1", "--iterations", "3000", "--mask", "off", "--backbone",
             "tiny-random", "--preview-every", "2"]
     job = SketchJob(bpy.context, command, str(CAT), args, "GPENCIL", 2.0, (-0.5, -0.5), Matrix(), {}, "Cancelled")
