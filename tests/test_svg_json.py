@@ -116,3 +116,12 @@ def test_bad_svg_gives_clear_error(text, message):
 def test_bad_json_gives_clear_error(text):
     with pytest.raises(InputError):
         Sketch.from_json(text)
+
+
+def test_package_exports_the_sketch_function_not_the_module():
+    import clipasso_core
+    import clipasso_core.sketch  # noqa: F401  (binds the submodule name on the package)
+    from clipasso_core import SketchConfig, sketch
+
+    assert callable(sketch) and sketch.__module__ == "clipasso_core.pipeline"
+    assert SketchConfig().preset == "default" and clipasso_core.Sketch.__name__ == "Sketch"
