@@ -166,10 +166,9 @@ def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> i
     parser = build_parser()
     args = parser.parse_args(argv)
     reporter = Reporter(getattr(args, "progress", "bar"))
-    if interrupted_at_start:
-        reporter.error("interrupted before a sketch existed; nothing written", EXIT_CANCELLED)
-        return EXIT_CANCELLED
     try:
+        if interrupted_at_start:
+            raise KeyboardInterrupt
         return run_sketch(args, reporter)
     except ClipassoError as exc:
         reporter.error(str(exc), exc.exit_code)

@@ -137,6 +137,7 @@ def _line(p, q):
 Affine = tuple[float, float, float, float, float, float]
 """SVG matrix (a, b, c, d, e, f): x' = a x + c y + e, y' = b x + d y + f."""
 _IDENTITY: Affine = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_TRANSFORM_FUNCTION = re.compile(r"\s*(matrix|translate|scale|rotate|skewX|skewY)\s*\(([^)]*)\)\s*,?")
 
 
 def _compose(m: Affine, n: Affine) -> Affine:
@@ -150,9 +151,8 @@ def _transform(text: str) -> Affine:
     """Parse an SVG ``transform`` attribute (a list of transform functions) into one matrix."""
     result = _IDENTITY
     rest = text.strip()
-    pattern = re.compile(r"\s*(matrix|translate|scale|rotate|skewX|skewY)\s*\(([^)]*)\)\s*,?")
     while rest:
-        match = pattern.match(rest)
+        match = _TRANSFORM_FUNCTION.match(rest)
         try:
             if not match:
                 raise ValueError
