@@ -1,4 +1,4 @@
-"""The ``clipasso`` command.
+"""The ``clipasso`` command, started by launcher.py (``clipasso``, ``python -m clipasso_core``).
 
 Exit codes: 0 done; 2 bad input, bad option or a model that cannot be loaded (nothing written);
 3 cancelled by SIGINT/SIGTERM (the best sketch so far was written); 1 an unexpected internal error.
@@ -180,6 +180,3 @@ def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> i
         reporter.error(f"internal error ({exc.__class__.__name__}: {exc}); please report it", 1)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
