@@ -10,13 +10,11 @@ the ``clipasso`` command can take a Ctrl-C while torch is still loading.
 from importlib import import_module
 
 from .errors import ClipassoError, InputError, ModelUnavailableError
-from .sketch import Sketch, Stroke
+from .sketch_data import Sketch, Stroke
 from .svg import from_svg, to_svg
 
 __version__ = "0.1.0"
 
-# importing the submodule .sketch bound its name here; the public ``sketch`` is the function
-del globals()["sketch"]
 _LAZY = {"sketch": ".pipeline", "SketchConfig": ".config", "PRESETS": ".config"}
 __all__ = ["sketch", "SketchConfig", "PRESETS", "Sketch", "Stroke", "to_svg", "from_svg",
            "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]

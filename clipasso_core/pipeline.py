@@ -1,4 +1,4 @@
-"""The whole pipeline: image in, ``Sketch`` out (``clipasso_core.sketch``)."""
+"""The whole pipeline: image in, ``Sketch`` out (``clipasso_core.sketch_data``)."""
 from __future__ import annotations
 
 import os
@@ -24,7 +24,7 @@ from .masking import apply_mask, needs_rembg, rembg_mask
 from .optimize import OptimizationResult, Progress, optimize
 from .rasterizer import render
 from .saliency import attention_map, init_strokes, sample_starts, sampling_probabilities
-from .sketch import Sketch, Stroke
+from .sketch_data import Sketch, Stroke
 from .svg import from_svg
 
 EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"

@@ -19,7 +19,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from .errors import InputError
-from .sketch import Sketch, Stroke
+from .sketch_data import Sketch, Stroke
 
 SVG_NS = "http://www.w3.org/2000/svg"
 META_NS = "urn:clipasso:sketch:1"

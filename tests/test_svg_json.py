@@ -7,7 +7,7 @@ import random
 import pytest
 
 from clipasso_core.errors import InputError
-from clipasso_core.sketch import Sketch, Stroke
+from clipasso_core.sketch_data import Sketch, Stroke
 from clipasso_core.svg import from_svg, to_svg
 
 
@@ -120,7 +120,6 @@ def test_bad_json_gives_clear_error(text):
 
 def test_package_exports_the_sketch_function_not_the_module():
     import clipasso_core
-    import clipasso_core.sketch  # noqa: F401  (binds the submodule name on the package)
     from clipasso_core import SketchConfig, sketch
 
     assert callable(sketch) and sketch.__module__ == "clipasso_core.pipeline"
