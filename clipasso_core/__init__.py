@@ -1,21 +1,22 @@
 """clipasso_core: turn a picture of an object into an abstract line sketch (CLIPasso).
 
-    from clipasso_core import sketch, SketchConfig
+    from clipasso_core import sketch, SketchConfig, to_svg
     result = sketch("cat.jpg", SketchConfig(strokes=16))
     Path("cat.svg").write_text(to_svg(result))
 
-The names that need torch (``sketch``, ``SketchConfig``, ``PRESETS``) are imported on first use, so
-the ``clipasso`` command can take a Ctrl-C while torch is still loading.
+Only the torch-free names (errors, the ``Sketch``/``Stroke`` data of ``clipasso_core.contract``) are
+imported eagerly; the rest on first use, so ``clipasso_core.contract`` imports without torch or
+numpy and the ``clipasso`` command can take a Ctrl-C while torch is still loading.
 """
 from importlib import import_module
 
+from .contract.formats import Sketch, Stroke
 from .errors import ClipassoError, InputError, ModelUnavailableError
-from .sketch_data import Sketch, Stroke
-from .svg import from_svg, to_svg
 
 __version__ = "0.1.0"
 
-_LAZY = {"sketch": ".pipeline", "SketchConfig": ".config", "PRESETS": ".config"}
+_LAZY = {"sketch": ".pipeline", "SketchConfig": ".config", "PRESETS": ".config", "to_svg": ".svg",
+         "from_svg": ".svg"}
 __all__ = ["sketch", "SketchConfig", "PRESETS", "Sketch", "Stroke", "to_svg", "from_svg",
            "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]
 

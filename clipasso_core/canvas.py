@@ -46,7 +46,7 @@ class CanvasTransform:
         return x0, y0, x1, y1
 
 
-def to_canvas(array: np.ndarray, size: int, fill: float) -> np.ndarray:
+def pad_and_resize(array: np.ndarray, size: int, fill: float) -> np.ndarray:
     """Pad an [H, W] or [H, W, C] float image (0..1) to a centred square with ``fill`` and resize it
     to [size, size(, C)] (bicubic, clipped to 0..1)."""
     h, w = array.shape[:2]

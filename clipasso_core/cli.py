@@ -1,15 +1,16 @@
 """The ``clipasso`` command, started by launcher.py (``clipasso``, ``python -m clipasso_core``).
 
 Exit codes: 0 done; 2 bad input, bad option or a model that cannot be loaded (nothing written);
-3 cancelled by SIGINT/SIGTERM (the best sketch so far was written); 1 an unexpected internal error.
+3 cancelled by SIGINT/SIGTERM or, with ``--watch-parent``, by the parent closing stdin or exiting
+(the best sketch so far was written); 1 an unexpected internal error.
 
-``--progress json`` prints one JSON object per line on stdout, protocol version 1 (README.md,
-"Progress protocol"), and nothing on stderr unless the run fails.
+``--progress json`` prints the events of ``contract.events`` (one JSON object per line, the
+protocol of ``contract/PROTOCOL.md``) on stdout and nothing on stderr unless the run fails.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
 import sys
 import threading
@@ -17,84 +18,105 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
-from .atomic import write_bytes, write_text
-from .backbones import PROFILES
-from .config import PRESETS, SketchConfig
+from .contract import events
+from .contract.client import EXIT_CANCELLED
+from .contract.formats import FormatError
+from .contract.options import RUN_OPTIONS
 from .errors import ClipassoError, InputError
-from .masking import MASK_MODES
-
-PROTOCOL_VERSION = 1
-EXIT_CANCELLED = 3
 
 
 class Reporter:
-    """Writes progress as a bar on stderr, JSON lines on stdout, or nothing."""
+    """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing."""
 
     def __init__(self, mode: str):
         self.mode = mode
-        self.last_bar = 0.0
+        self.bar = None
 
-    def emit(self, event: dict) -> None:
+    def emit(self, event) -> None:
         if self.mode == "json":
-            sys.stdout.write(json.dumps({"protocol": PROTOCOL_VERSION, **event}) + "\n")
+            sys.stdout.write(events.to_line(event) + "\n")
             sys.stdout.flush()
-        elif self.mode == "bar" and event["event"] == "progress":
-            now = time.monotonic()
-            if now - self.last_bar < 0.2 and event["iteration"] != event["total"]:
-                return
-            self.last_bar = now
-            filled = int(30 * event["iteration"] / event["total"])
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {event['iteration']}/{event['total']} "
-                             f"loss {event['best_loss']:.4g}  eta {event['eta_s']:.0f}s ")
-            sys.stderr.flush()
-        elif self.mode == "bar" and event["event"] in ("warning", "done"):
-            message = event.get("message") or f"wrote {event['svg']}"
-            sys.stderr.write(("\n" if event["event"] == "done" else "") + message + "\n")
+        elif self.mode == "bar":
+            self._bar(event)
+
+    def _bar(self, event) -> None:
+        if isinstance(event, events.Progress):
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True,
+                                mininterval=0.2)
+            self.bar.set_postfix(best_loss=f"{event.best_loss:.4g}", refresh=False)
+            self.bar.update(event.iteration - self.bar.n)
+        elif isinstance(event, (events.WarningMessage, events.Done)):
+            self.close()
+            message = event.message if isinstance(event, events.WarningMessage) else f"wrote {event.svg}"
+            sys.stderr.write(message + "\n")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def error(self, message: str, code: int) -> None:
+        self.close()
         if self.mode == "json":
-            self.emit({"event": "error", "message": message, "code": code})
+            self.emit(events.Error(message, code))
         sys.stderr.write(f"clipasso: error: {message}\n")
+
+
+def _add_option(parser, name: str, kind, default=argparse.SUPPRESS, **extra) -> None:
+    """An argparse option from the contract's RUN_OPTIONS (its flag, help, choices and default)."""
+    option = RUN_OPTIONS[name]
+    default = option.default if default is argparse.SUPPRESS else default
+    shown = "the preset's" if default is None else default
+    parser.add_argument(option.flag, dest=name, type=kind, default=default,
+                        choices=list(option.choices) or None, help=f"{option.help} (default: {shown})",
+                        **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clipasso", description="Turn a picture of an object into a line sketch.")
-    parser.add_argument("--version", action="version", version=f"clipasso {__version__} (protocol {PROTOCOL_VERSION})")
+    parser.add_argument("--version", action="version",
+                        version=f"clipasso {__version__} (protocol {events.PROTOCOL_VERSION})")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="print the version and protocol as one JSON event (for integrations)")
     s = sub.add_parser("sketch", help="sketch an image into an SVG")
     s.add_argument("input", nargs="?", help="image file (default: the bundled example, a cat photo)")
     s.add_argument("-o", "--output", default="sketch.svg", help="SVG to write (default: sketch.svg)")
     s.add_argument("--json", dest="json_out", help="also write the sketch JSON (editor exchange format)")
     s.add_argument("--save-raster", help="also write the optimiser's own raster (224 px canvas) as PNG")
-    s.add_argument("--strokes", type=int, default=16, help="number of strokes (default 16)")
-    s.add_argument("--seeds", type=int, help="seeds optimised together, best kept (default: preset's, 3)")
+    _add_option(s, "strokes", int)
+    _add_option(s, "seeds", int, default=None)
     s.add_argument("--seed", type=int, default=0, help="first seed (default 0; others +1000, +2000, ...)")
-    s.add_argument("--iterations", type=int, help="optimisation steps (default: the preset's)")
-    s.add_argument("--preset", default="default", choices=list(PRESETS), help="speed/fidelity preset")
-    s.add_argument("--width", type=float, default=3.0, help="stroke width in px of the 224 px canvas (default 3)")
-    s.add_argument("--color", default="#000000", help="stroke colour #rrggbb (default black)")
-    s.add_argument("--opacity", type=float, default=1.0, help="stroke opacity 0..1 (default 1)")
-    s.add_argument("--mask", default="auto", choices=MASK_MODES, help="background masking (default auto)")
+    _add_option(s, "iterations", int, default=None)
+    _add_option(s, "preset", str)
+    _add_option(s, "stroke_width", float)
+    _add_option(s, "color", str)
+    _add_option(s, "opacity", float)
+    _add_option(s, "mask", str)
     s.add_argument("--mask-model", default="u2net", help="rembg model for masking (default u2net)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    s.add_argument("--backbone", default="openai", choices=list(PROFILES),
-                   help="CLIP models: openai (real weights) or *-random (tests/benchmarks only)")
+    _add_option(s, "backbone", str)
     s.add_argument("--clip-weights", help="local checkpoint file for the RN101 loss model")
     s.add_argument("--saliency-weights", help="local checkpoint file for the ViT-B/32 saliency model")
     s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
     s.add_argument("--progress", default="bar", choices=("bar", "json", "none"), help="progress output")
     s.add_argument("--preview-every", type=int, default=20, help="iterations between preview events")
+    s.add_argument("--watch-parent", action="store_true",
+                   help="stop as on a cancel when stdin closes or the parent process exits "
+                        "(for integrations that hold the core's stdin)")
     return parser
 
 
-def _config(args: argparse.Namespace) -> SketchConfig:
+def _config(args: argparse.Namespace):
+    from .config import SketchConfig
+
     return SketchConfig(
-        strokes=args.strokes, preset=args.preset, seeds=args.seeds, iterations=args.iterations,
-        seed=args.seed, width=args.width, color=args.color, opacity=args.opacity, mask=args.mask,
-        mask_model=args.mask_model, device=args.device, backbone=args.backbone,
+        strokes=args.strokes, preset=args.preset, seeds=args.seeds, iterations=args.iterations or None,
+        seed=args.seed, canvas_stroke_width=args.stroke_width, color=args.color, opacity=args.opacity,
+        mask=args.mask, mask_model=args.mask_model, device=args.device, backbone=args.backbone,
         clip_weights=args.clip_weights, saliency_weights=args.saliency_weights, init=args.init,
         preview_every=args.preview_every).validate()
 
@@ -110,10 +132,31 @@ def _check_output(path: str, suffix: str) -> Path:
     return out
 
 
-def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
-    from PIL import Image
+def _watch_parent(cancel: threading.Event) -> None:
+    """Set ``cancel`` when stdin reaches end of file or the parent process changes (it exited)."""
+    parent = os.getppid()
 
-    from .pipeline import EXAMPLE_IMAGE, canvas_raster, resolve_device, sketch
+    def stdin_closed():
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        cancel.set()
+
+    def parent_gone():
+        while not cancel.wait(1.0):
+            if os.getppid() != parent:
+                cancel.set()
+
+    threading.Thread(target=stdin_closed, daemon=True).start()
+    threading.Thread(target=parent_gone, daemon=True).start()
+
+
+def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
+    from .atomic import write_bytes, write_text
+    from .backbones import PROFILES
+    from .pipeline import EXAMPLE_IMAGE, canvas_png, resolve_device, sketch
     from .svg import to_svg
 
     config = _config(args)
@@ -128,36 +171,32 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     def on_signal(signum, frame):
         cancel.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
-    reporter.emit({"event": "start", "version": __version__, "input": str(args.input or EXAMPLE_IMAGE),
-                   "strokes": config.strokes, "seeds": config.seed_count,
-                   "iterations": config.resolved_preset().iterations, "preset": config.preset,
-                   "backbone": config.backbone})
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
+        if sig is not None:
+            signal.signal(sig, on_signal)
+    if args.watch_parent:
+        _watch_parent(cancel)
+    reporter.emit(events.Start(__version__, str(args.input or EXAMPLE_IMAGE), config.strokes,
+                               config.seed_count, config.resolved_preset().iterations, config.preset,
+                               config.backbone))
     if PROFILES[config.backbone].random:
-        reporter.emit({"event": "warning", "message": f"--backbone {config.backbone} uses RANDOM CLIP "
-                       "weights: for tests and smoke runs only, the sketch is not meaningful"})
+        reporter.emit(events.WarningMessage(f"--backbone {config.backbone} uses RANDOM CLIP weights: for "
+                                            "tests and smoke runs only, the sketch is not meaningful"))
     with warnings.catch_warnings():
         # the random-weights warning went through the reporter above; library chatter goes nowhere
         # (integrations such as Inkscape turn any stderr output into an error dialog)
         warnings.simplefilter("ignore")
         result = sketch(args.input, config, progress=reporter.emit, cancel=cancel)
     write_text(svg_path, to_svg(result))
-    outputs = {"svg": str(svg_path)}
     if json_path:
         write_text(json_path, result.to_json())
-        outputs["json"] = str(json_path)
     if raster_path:
-        import io
-
-        buffer = io.BytesIO()
-        Image.fromarray((canvas_raster(result) * 255 + 0.5).astype(np.uint8)).save(buffer, format="PNG")
-        write_bytes(raster_path, buffer.getvalue())
-        outputs["raster"] = str(raster_path)
+        write_bytes(raster_path, canvas_png(result))
     cancelled = bool(result.metadata.get("cancelled"))
-    reporter.emit({"event": "done", **outputs, "loss": result.metadata["final_loss"],
-                   "seed": result.metadata["seed"], "iterations": result.metadata["iterations"],
-                   "cancelled": cancelled})
+    reporter.emit(events.Done(str(svg_path), result.metadata["final_loss"], result.metadata["seed"],
+                              result.metadata["iterations"], cancelled,
+                              str(json_path) if json_path else None,
+                              str(raster_path) if raster_path else None))
     return EXIT_CANCELLED if cancelled else 0
 
 
@@ -165,18 +204,22 @@ def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> i
     """Run the command; ``interrupted_at_start``: a Ctrl-C came while the command was loading."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "info":
+        sys.stdout.write(events.to_line(events.Info(__version__)) + "\n")
+        return 0
     reporter = Reporter(getattr(args, "progress", "bar"))
     try:
         if interrupted_at_start:
             raise KeyboardInterrupt
         return run_sketch(args, reporter)
-    except ClipassoError as exc:
-        reporter.error(str(exc), exc.exit_code)
-        return exc.exit_code
+    except (ClipassoError, FormatError) as exc:
+        reporter.error(str(exc), getattr(exc, "exit_code", 2))
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         reporter.error("interrupted before a sketch existed; nothing written", EXIT_CANCELLED)
         return EXIT_CANCELLED
     except Exception as exc:  # a bug: still one line for the user and the integrations
         reporter.error(f"internal error ({exc.__class__.__name__}: {exc}); please report it", 1)
         return 1
-
+    finally:
+        reporter.close()

@@ -1,12 +1,16 @@
 """Typed configuration: the optimisation presets and the per-run sketch settings."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 
 from .backbones import PROFILES
+from .contract.options import MAX_ITERATIONS, RUN_OPTIONS
 from .errors import InputError
 from .masking import MASK_MODES
+
+_DEFAULT = {name: option.default for name, option in RUN_OPTIONS.items()}
 
 CANVAS = 224
 """Side (px) of the square working canvas, the CLIP input size."""
@@ -55,24 +59,25 @@ PRESETS = {
 
 @dataclass
 class SketchConfig:
-    """Settings of one sketch run. ``None`` fields take the preset's value.
+    """Settings of one sketch run. ``None`` fields take the preset's value. Defaults and ranges of
+    the options editors set come from ``contract.options.RUN_OPTIONS``.
 
-    width is the stroke width in px of the 224-px working canvas (3 = the paper); the output scales it
-    to the image. color is "#rrggbb"; opacity in 0..1.
+    canvas_stroke_width is the stroke width in px of the 224-px working canvas (3 = the paper); the
+    output scales it to the image (``Stroke.width`` is image px). color is "#rrggbb"; opacity in 0..1.
     """
 
-    strokes: int = 16
-    preset: str = "default"
+    strokes: int = _DEFAULT["strokes"]
+    preset: str = _DEFAULT["preset"]
     seeds: int | None = None
     iterations: int | None = None
     seed: int = 0
-    width: float = 3.0
-    color: str = "#000000"
-    opacity: float = 1.0
-    mask: str = "auto"
+    canvas_stroke_width: float = _DEFAULT["stroke_width"]
+    color: str = _DEFAULT["color"]
+    opacity: float = _DEFAULT["opacity"]
+    mask: str = _DEFAULT["mask"]
     mask_model: str = "u2net"
     device: str = "auto"
-    backbone: str = "openai"
+    backbone: str = _DEFAULT["backbone"]
     clip_weights: str | None = None
     saliency_weights: str | None = None
     init: str | None = None
@@ -82,15 +87,13 @@ class SketchConfig:
         """Check every value; raise InputError with a clear message for the first bad one."""
         if self.preset not in PRESETS:
             raise InputError(f"unknown preset {self.preset!r} (choose from {', '.join(PRESETS)})")
-        if not isinstance(self.strokes, int) or self.strokes < 1:
-            raise InputError(f"strokes must be a whole number >= 1, got {self.strokes!r}")
-        if self.seeds is not None and (not isinstance(self.seeds, int) or self.seeds < 1):
-            raise InputError(f"seeds must be a whole number >= 1, got {self.seeds!r}")
-        if self.iterations is not None and (not isinstance(self.iterations, int) or self.iterations < 1):
-            raise InputError(f"iterations must be a whole number >= 1, got {self.iterations!r}")
-        if not self.width > 0:
-            raise InputError(f"stroke width must be > 0, got {self.width!r}")
-        if not 0 < self.opacity <= 1:
+        _whole("strokes", self.strokes, 1, RUN_OPTIONS["strokes"].maximum)
+        if self.seeds is not None:
+            _whole("seeds", self.seeds, 1, RUN_OPTIONS["seeds"].maximum)
+        if self.iterations is not None:
+            _whole("iterations", self.iterations, 1, MAX_ITERATIONS)
+        _number("stroke width (--width)", self.canvas_stroke_width, RUN_OPTIONS["stroke_width"])
+        if not (isinstance(self.opacity, (int, float)) and 0 < self.opacity <= 1):
             raise InputError(f"opacity must be in (0, 1], got {self.opacity!r}")
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.color or ""):
             raise InputError(f"colour must look like #rrggbb, got {self.color!r}")
@@ -100,7 +103,7 @@ class SketchConfig:
             raise InputError(f"unknown device {self.device!r} (choose from auto, cpu, cuda)")
         if self.backbone not in PROFILES:
             raise InputError(f"unknown backbone {self.backbone!r} (choose from {', '.join(PROFILES)})")
-        if self.preview_every < 1:
+        if not isinstance(self.preview_every, int) or self.preview_every < 1:
             raise InputError("preview period must be >= 1")
         return self
 
@@ -112,3 +115,16 @@ class SketchConfig:
     @property
     def seed_count(self) -> int:
         return self.seeds if self.seeds is not None else PRESETS[self.preset].seeds
+
+
+def _whole(name: str, value, low: int, high: float) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InputError(f"{name} must be a whole number from {low} to {high:g}, got {value!r}")
+
+
+def _number(name: str, value, option) -> None:
+    """A finite number inside the option's range."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value)
+            and option.minimum <= value <= option.maximum):
+        raise InputError(f"{name} must be a number from {option.minimum:g} to {option.maximum:g}, "
+                         f"got {value!r}")

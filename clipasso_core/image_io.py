@@ -27,13 +27,12 @@ MAX_SIDE = 2048
 class LoadedImage:
     """rgb: [H, W, 3] float32 in 0..1, composited on white; alpha: [H, W] float32 in 0..1 or None
     when the image has no transparency; width/height: the ORIGINAL image size in px (before any
-    downscale); scale: original px per loaded px (>= 1)."""
+    downscale)."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     width: int
     height: int
-    scale: float
 
 
 def _to_float_rgba(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -90,4 +89,4 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
         raise InputError(f"not a readable image (unknown format or corrupt): {path} ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"could not read image {path}: {exc}") from None
-    return LoadedImage(rgb, alpha, width, height, width / rgb.shape[1])
+    return LoadedImage(rgb, alpha, width, height)

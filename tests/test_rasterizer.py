@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from clipasso_core.rasterizer import render
-from clipasso_core.sketch_data import Sketch, Stroke
+from clipasso_core.contract.formats import Sketch, Stroke
 from clipasso_core.svg import to_svg
 from conftest import ink_iou, render_svg
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from clipasso_core.errors import InputError
-from clipasso_core.sketch_data import Sketch, Stroke
+from clipasso_core.contract.formats import Sketch, Stroke
 from clipasso_core.svg import from_svg, to_svg
 
 

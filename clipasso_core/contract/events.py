@@ -1,0 +1,150 @@
+"""The progress protocol: typed events the core writes, one JSON object per line, and the editors read.
+
+Every line carries ``"protocol": PROTOCOL_VERSION`` and ``"event"``: the name of one of the classes
+in ``EVENTS``. PROTOCOL.md documents each event; this table is the only definition.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from .formats import FormatError, Sketch
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass
+class Info:
+    """``clipasso info``: the core's version and protocol (how editors check a core)."""
+
+    version: str
+    name = "info"
+
+
+@dataclass
+class Start:
+    """A run started: its input and settings."""
+
+    version: str
+    input: str
+    strokes: int
+    seeds: int
+    iterations: int
+    preset: str
+    backbone: str
+    name = "start"
+
+
+@dataclass
+class WarningMessage:
+    """Something the user should know (e.g. random weights in use)."""
+
+    message: str
+    name = "warning"
+
+
+@dataclass
+class Progress:
+    """After each step: loss is this step's loss, best_loss the best evaluation so far."""
+
+    iteration: int
+    total: int
+    loss: float
+    best_loss: float
+    elapsed_s: float
+    eta_s: float
+    name = "progress"
+
+
+@dataclass
+class Preview:
+    """The current best strokes, every ``--preview-every`` steps."""
+
+    iteration: int
+    sketch: Sketch
+    name = "preview"
+
+    def to_fields(self) -> dict:
+        return {"iteration": self.iteration, "sketch": self.sketch.to_dict()}
+
+    @classmethod
+    def from_fields(cls, data: dict) -> "Preview":
+        return cls(int(data["iteration"]), Sketch.from_dict(data["sketch"]))
+
+
+@dataclass
+class Done:
+    """The run ended and wrote its files (``cancelled``: stopped early, best so far written)."""
+
+    svg: str
+    loss: float
+    seed: int
+    iterations: int
+    cancelled: bool
+    json: str | None = None
+    raster: str | None = None
+    name = "done"
+
+
+@dataclass
+class Error:
+    """The run failed; ``code`` is the exit code (2 bad input, 3 cancelled, 1 internal error)."""
+
+    message: str
+    code: int
+    name = "error"
+
+
+@dataclass
+class Unknown:
+    """An event this reader does not know (from a newer core of the same protocol): ignored."""
+
+    event: str
+    data: dict = field(default_factory=dict)
+    name = "unknown"
+
+
+EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, Done, Error)}
+"""Event name -> class: the one table of the protocol's messages."""
+
+Event = Info | Start | WarningMessage | Progress | Preview | Done | Error | Unknown
+
+
+def to_dict(event: Event) -> dict:
+    """The JSON object of an event (with ``protocol`` and ``event``); None fields are left out."""
+    body = event.to_fields() if hasattr(event, "to_fields") else asdict(event)
+    return {"protocol": PROTOCOL_VERSION, "event": event.name,
+            **{k: v for k, v in body.items() if v is not None}}
+
+
+def to_line(event: Event) -> str:
+    return json.dumps(to_dict(event), allow_nan=False)
+
+
+def from_dict(data: dict) -> Event:
+    """The typed event of a JSON object; FormatError when it is not one of this protocol's."""
+    if not isinstance(data, dict) or "event" not in data:
+        raise FormatError("not a clipasso progress event")
+    if data.get("protocol") != PROTOCOL_VERSION:
+        raise FormatError(f"the clipasso core speaks progress protocol {data.get('protocol')!r}; this "
+                          f"side needs protocol {PROTOCOL_VERSION}: update the core or the editor add-on")
+    cls = EVENTS.get(data["event"])
+    if cls is None:
+        return Unknown(str(data["event"]), data)
+    if hasattr(cls, "from_fields"):
+        try:
+            return cls.from_fields(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"malformed {cls.name} event: {exc}") from None
+    names = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError as exc:
+        raise FormatError(f"malformed {cls.name} event: {exc}") from None
+
+
+def from_line(line: str) -> Event:
+    try:
+        return from_dict(json.loads(line))
+    except json.JSONDecodeError:
+        raise FormatError(f"not a JSON event line: {line[:80]!r}") from None

@@ -1,0 +1,153 @@
+"""The sketch data model and its versioned JSON form: what the core writes and the editors read.
+
+Sketch JSON, version 1 (PROTOCOL.md, "Sketch JSON")::
+
+    {"format": "clipasso-sketch", "version": 1,
+     "width": W, "height": H,                       # image size in px; coordinates are image px
+     "strokes": [{"points": [[x0, y0], [x1, y1], [x2, y2], [x3, y3]],   # one cubic Bézier
+                  "width": w, "color": "#rrggbb", "opacity": a}, ...],  # width in image px
+     "metadata": {...}}                             # generator, version, seed, loss, backbone, ...
+
+Readers ignore keys they do not know, so later versions can add fields (levels, a sequence's frames)
+next to these. Every number is checked: finite coordinates, a positive width, opacity in 0..1.
+Torch-, numpy- and bpy-free: the editors carry this module.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+SKETCH_FORMAT = "clipasso-sketch"
+SKETCH_VERSION = 1
+
+MAX_STROKES = 1000
+"""Most strokes in one sketch: from --strokes, or read from an init SVG or JSON."""
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""Largest SVG or sketch JSON file read (bytes)."""
+
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+class FormatError(ValueError):
+    """A file or message does not follow the contract; the message is meant for a person."""
+
+
+def check_number(value, what: str, minimum: float | None = None, maximum: float | None = None,
+                 exclusive_min: bool = False) -> float:
+    """``value`` as a finite float inside the given bounds, else FormatError naming ``what``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FormatError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise FormatError(f"{what} must be a finite number, got {value!r}")
+    if minimum is not None and (number <= minimum if exclusive_min else number < minimum):
+        raise FormatError(f"{what} must be {'>' if exclusive_min else '>='} {minimum:g}, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise FormatError(f"{what} must be <= {maximum:g}, got {value!r}")
+    return number
+
+
+def check_stroke_count(count: int, source: str) -> int:
+    """``count`` strokes are allowed (1..MAX_STROKES), else FormatError naming their ``source``."""
+    if count > MAX_STROKES:
+        raise FormatError(f"{source} has {count} strokes; the limit is {MAX_STROKES}")
+    return count
+
+
+@dataclass
+class Stroke:
+    """One cubic Bézier stroke. points: 4 (x, y) control points in image px; width: image px;
+    color: "#rrggbb"; opacity: 0..1."""
+
+    points: list[tuple[float, float]]
+    width: float = 3.0
+    color: str = "#000000"
+    opacity: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {"points": [[float(x), float(y)] for x, y in self.points], "width": float(self.width),
+                "color": self.color, "opacity": float(self.opacity)}
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "stroke") -> "Stroke":
+        if not isinstance(data, dict):
+            raise FormatError(f"{where} is not an object")
+        try:
+            raw = list(data["points"])
+            width, color, opacity = data["width"], data["color"], data["opacity"]
+        except (KeyError, TypeError) as exc:
+            raise FormatError(f"{where} lacks {exc}") from None
+        if len(raw) != 4:
+            raise FormatError(f"{where} needs exactly 4 control points, has {len(raw)}")
+        points = []
+        for p in raw:
+            if not isinstance(p, (list, tuple)) or len(p) != 2:
+                raise FormatError(f"{where} has a control point that is not [x, y]: {p!r}")
+            points.append((check_number(p[0], f"{where} x"), check_number(p[1], f"{where} y")))
+        if not isinstance(color, str) or not _HEX.fullmatch(color):
+            raise FormatError(f"{where} colour must look like #rrggbb, got {color!r}")
+        return cls(points, check_number(width, f"{where} width", 0.0, exclusive_min=True),
+                   color.lower(), check_number(opacity, f"{where} opacity", 0.0, 1.0))
+
+
+@dataclass
+class Sketch:
+    """Strokes over an image of ``width`` x ``height`` px (x right, y down), plus metadata."""
+
+    width: float
+    height: float
+    strokes: list[Stroke]
+    metadata: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"format": SKETCH_FORMAT, "version": SKETCH_VERSION, "width": self.width,
+                "height": self.height, "strokes": [s.to_dict() for s in self.strokes],
+                "metadata": self.metadata}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Sketch":
+        if not isinstance(data, dict) or data.get("format") != SKETCH_FORMAT:
+            raise FormatError(f"not a clipasso sketch JSON (missing format: {SKETCH_FORMAT})")
+        if data.get("version") != SKETCH_VERSION:
+            raise FormatError(f"unsupported sketch JSON version {data.get('version')!r} "
+                              f"(this clipasso reads version {SKETCH_VERSION})")
+        if "width" not in data or "height" not in data or not isinstance(data.get("strokes"), list):
+            raise FormatError("malformed sketch JSON: it needs width, height and a list of strokes")
+        width = check_number(data["width"], "sketch width", 0.0, exclusive_min=True)
+        height = check_number(data["height"], "sketch height", 0.0, exclusive_min=True)
+        check_stroke_count(len(data["strokes"]), "the sketch JSON")
+        strokes = [Stroke.from_dict(s, f"stroke {i + 1}") for i, s in enumerate(data["strokes"])]
+        metadata = data.get("metadata", {})
+        return cls(width, height, strokes, dict(metadata) if isinstance(metadata, dict) else {})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Sketch":
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise FormatError(f"malformed sketch JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _refuse_constant(name: str):
+    raise FormatError(f"malformed sketch JSON: {name} is not a number")
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """The UTF-8 text of a sketch file (SVG or JSON), refused above MAX_FILE_BYTES."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise FormatError(f"{what} {os.fspath(path)} is {size / 1e6:.1f} MB; the limit is "
+                              f"{MAX_FILE_BYTES / 1e6:.1f} MB")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"could not read {what} {os.fspath(path)}: {exc}") from None

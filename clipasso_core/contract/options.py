@@ -1,0 +1,52 @@
+"""The options of a sketch run as data: names, defaults, choices and ranges.
+
+The core's command line and ``SketchConfig`` take their defaults from here, the Blender operators
+build their properties from here, and a test checks the Inkscape ``.inx`` files against it, so a
+default lives in one place. The core's own registries (presets, backbones, mask modes) must list
+exactly the names in ``PRESETS``, ``BACKBONES`` and ``MASK_MODES`` (also tested).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .formats import MAX_STROKES
+
+PRESETS = ("default", "fast", "paper")
+"""Optimisation recipes: balanced, quick preview, the original's (slow)."""
+MASK_MODES = ("auto", "on", "off")
+"""Background removal: when the background is not plain, always, never."""
+BACKBONES = ("openai", "rn101-random", "tiny-random")
+"""CLIP weights: OpenAI's (real), or random networks of the same shapes / tiny (tests only)."""
+EDITOR_BACKBONES = ("openai", "tiny-random")
+"""The backbones the editors offer (the real one, and the tiny one for smoke tests)."""
+MAX_SEEDS = 8
+MAX_ITERATIONS = 20000
+
+
+@dataclass(frozen=True)
+class Option:
+    """One run option. ``flag``: the CLI flag; ``minimum``/``maximum``: inclusive range of numbers;
+    ``choices``: allowed values of a text option."""
+
+    name: str
+    flag: str
+    default: object
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+RUN_OPTIONS = {o.name: o for o in (
+    Option("strokes", "--strokes", 16, "number of strokes", 1, MAX_STROKES),
+    Option("seeds", "--seeds", 3, "seeds optimised together, the best kept", 1, MAX_SEEDS),
+    Option("preset", "--preset", "default", "speed/fidelity preset", choices=PRESETS),
+    Option("iterations", "--iterations", 0, "optimisation steps (0: the preset's)", 0, MAX_ITERATIONS),
+    Option("mask", "--mask", "auto", "background removal", choices=MASK_MODES),
+    Option("stroke_width", "--width", 3.0, "stroke width in px of the 224 px canvas (3 = the paper)",
+           0.25, 20.0),
+    Option("color", "--color", "#000000", "stroke colour #rrggbb"),
+    Option("opacity", "--opacity", 1.0, "stroke opacity", 0.05, 1.0),
+    Option("backbone", "--backbone", "openai", "CLIP weights", choices=BACKBONES),
+)}
+"""Option name -> Option, for every option an editor sets."""
