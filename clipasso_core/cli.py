@@ -137,8 +137,8 @@ def _watch_parent(cancel: threading.Event) -> None:
     parent = os.getppid()
 
     def stdin_closed():
-        try:
-            while sys.stdin.buffer.read(4096):
+        try:  # the raw descriptor: a daemon thread blocked in a buffered read aborts the shutdown
+            while os.read(sys.stdin.fileno(), 4096):
                 pass
         except (OSError, ValueError):
             pass

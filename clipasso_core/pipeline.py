@@ -1,6 +1,7 @@
-"""The whole pipeline: image in, ``Sketch`` out (``clipasso_core.sketch_data``)."""
+"""The whole pipeline: image in, ``Sketch`` out (``clipasso_core.contract.formats``)."""
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -14,17 +15,17 @@ import torch
 
 from . import __version__
 from .backbones import PROFILES, load_encoder
-from .canvas import CanvasTransform, to_canvas
+from .canvas import CanvasTransform, pad_and_resize
 from .config import CANVAS, SketchConfig
-from .edges import xdog_edges
+from .contract import events
 from .errors import InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
 from .optimize import OptimizationResult, Progress, optimize
 from .rasterizer import render
-from .saliency import attention_map, init_strokes, sample_starts, sampling_probabilities
-from .sketch_data import Sketch, Stroke
+from .saliency import init_strokes, sample_starts, start_probabilities
+from .contract.formats import Sketch, Stroke
 from .svg import from_svg
 
 EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"
@@ -72,7 +73,7 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
     elif needs_rembg(config.mask, rgb, loaded.alpha):
         rgb, masked = apply_mask(rgb, rembg_mask(rgb, config.mask_model)), True
     transform = CanvasTransform(loaded.width, loaded.height, CANVAS)
-    target = torch.from_numpy(to_canvas(rgb, CANVAS, fill=1.0)).permute(2, 0, 1).contiguous()
+    target = torch.from_numpy(pad_and_resize(rgb, CANVAS, fill=1.0)).permute(2, 0, 1).contiguous()
     return Prepared(transform, target, masked)
 
 
@@ -96,10 +97,8 @@ def _initial_points(config: SketchConfig, prepared: Prepared, device: torch.devi
         points = _init_from_file(config.init, prepared.transform)
         return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
     vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights).to(device)
-    saliency = attention_map(vit, prepared.target.to(device)).cpu().numpy()
+    probs = start_probabilities(vit, prepared.target.to(device))
     del vit
-    edges = xdog_edges(prepared.target.permute(1, 2, 0).numpy())
-    probs = sampling_probabilities(saliency, edges.astype(np.float32))
     per_seed = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -115,8 +114,17 @@ def _rgba(color: str, opacity: float) -> list[float]:
 def _to_sketch(points: torch.Tensor, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
     t = prepared.transform
     strokes = [Stroke([t.to_image(float(x), float(y)) for x, y in stroke.tolist()],
-                      config.width * t.scale, config.color.lower(), config.opacity) for stroke in points]
+                      config.canvas_stroke_width * t.scale, config.color.lower(), config.opacity) for stroke in points]
     return Sketch(t.width, t.height, strokes, metadata)
+
+
+def canvas_png(sketch: Sketch) -> bytes:
+    """PNG bytes of ``canvas_raster``: the optimiser's own view of the sketch."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((canvas_raster(sketch) * 255 + 0.5).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
@@ -135,9 +143,8 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
            cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> Sketch:
     """Sketch an image (a path, a ``LoadedImage``, or None for the bundled example).
 
-    progress receives event dicts: {"event": "progress", "iteration", "total", "loss", "best_loss",
-    "elapsed_s", "eta_s"} after every step and {"event": "preview", "iteration", "sketch"} every
-    ``config.preview_every`` steps. Setting ``cancel`` stops the run; the best sketch so far is
+    progress receives ``contract.events`` objects: ``Progress`` after every step and ``Preview``
+    (the best strokes so far) every ``config.preview_every`` steps. Setting ``cancel`` stops the run; the best sketch so far is
     returned with ``metadata["cancelled"] = True``. ``timings`` (benchmarks): a dict that receives
     seconds per phase ("render", "loss", "eval", see ``optimize``).
     """
@@ -156,18 +163,17 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     bf16 = preset.precision == "auto" and bf16_supported(device)
     loss = ClipLoss(load_encoder(profile, "loss", config.clip_weights).to(device), bf16=bf16)
     strokes = points.shape[1]
-    widths = torch.full((strokes,), float(config.width), device=device)
+    widths = torch.full((strokes,), float(config.canvas_stroke_width), device=device)
     colors = torch.tensor(_rgba(config.color, config.opacity), device=device).expand(strokes, 4)
 
     def on_progress(p: Progress) -> None:
         if progress is None:
             return
         eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
-        progress({"event": "progress", "iteration": p.iteration, "total": p.total, "loss": p.loss,
-                  "best_loss": p.best_loss, "elapsed_s": round(p.elapsed_s, 3), "eta_s": round(eta, 1)})
+        progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
+                                 round(eta, 1)))
         if p.iteration % config.preview_every == 0:
-            preview = _to_sketch(p.best_points.cpu(), config, prepared, {})
-            progress({"event": "preview", "iteration": p.iteration, "sketch": preview.to_dict()})
+            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
 
     result: OptimizationResult = optimize(
         points, widths, colors, prepared.target.to(device), loss, preset,

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import clip_normalize
+from .edges import xdog_edges
 
 @torch.no_grad()
 def attention_map(vit: nn.Module, image: torch.Tensor) -> torch.Tensor:
@@ -49,6 +50,16 @@ def sampling_probabilities(saliency: np.ndarray, edges: np.ndarray, temperature:
     logits = weights[support] / temperature
     probs[support] = np.exp(logits - logits.max())
     return probs / probs.sum()
+
+
+def start_probabilities(vit: nn.Module, target: torch.Tensor, temperature: float = 0.3) -> np.ndarray:
+    """The start-point distribution [H, W] (float64, sums to 1) of target [3, H, W] in 0..1 (on the
+    ViT's device, H = W = the ViT's input size), exactly as the pipeline samples from it:
+    ``sampling_probabilities`` (softmax at ``temperature`` over the positive pixels) of the
+    attention saliency x the original's binarised XDoG edges (``edges.xdog_edges``)."""
+    saliency = attention_map(vit, target).float().cpu().numpy()
+    edges = xdog_edges(target.detach().permute(1, 2, 0).float().cpu().numpy())
+    return sampling_probabilities(saliency, edges.astype(np.float32), temperature)
 
 
 def sample_starts(probs: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,12 +1,19 @@
-"""Stroke placement: XDoG edges, CLIP attention saliency, sampling and stroke init."""
+"""Stroke placement: CLIP attention saliency, the start-point distribution, sampling and stroke
+init (the XDoG edge map itself: test_edges.py)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from clipasso_core.backbones import PROFILES, load_encoder
 from clipasso_core.edges import xdog_edges
-from clipasso_core.saliency import attention_map, init_strokes, sample_starts, sampling_probabilities
+from clipasso_core.saliency import (attention_map, init_strokes, sample_starts, sampling_probabilities,
+                                    start_probabilities)
+
+CAT = Path(__file__).resolve().parents[1] / "clipasso_core" / "data" / "cat.jpg"
 
 
 def disc_image(size=224) -> np.ndarray:
@@ -14,17 +21,6 @@ def disc_image(size=224) -> np.ndarray:
     img = np.ones((size, size, 3), np.float32)
     img[(xx - 112) ** 2 + (yy - 112) ** 2 < 60 ** 2] = 0.1
     return img
-
-
-def test_xdog_finds_the_outline_of_a_disc():
-    edges = xdog_edges(disc_image())
-    assert edges.dtype == bool and edges.any()
-    yy, xx = np.nonzero(edges)
-    radius = np.hypot(xx - 112, yy - 112)
-    assert np.abs(radius - 60).max() < 12  # a band along the circle, on its dark side
-    assert (radius <= 61).mean() > 0.9
-    assert not edges[112, 112] and not edges[5, 5]
-    assert not xdog_edges(np.ones((64, 64, 3), np.float32)).any()
 
 
 def test_attention_map_of_vit_is_normalised_and_image_sized():
@@ -60,3 +56,23 @@ def test_stroke_init_offsets_are_bounded():
     steps = np.abs(np.diff(points, axis=1))
     assert (steps <= 0.025 * 224 + 1e-4).all() and steps.max() > 0.02 * 224
     assert (points[:, 0] == 100).all()
+
+
+def test_start_probabilities_are_the_softmax_of_saliency_times_edges():
+    """The whole start-point distribution, recomputed by hand: attention x the original's binary
+    XDoG, softmax at temperature 0.3 over the pixels where that is positive, zero elsewhere."""
+    vit = load_encoder(PROFILES["tiny-random"], "saliency")
+    rgb = np.asarray(Image.open(CAT).convert("RGB").resize((224, 224), Image.BILINEAR), np.float32) / 255
+    target = torch.from_numpy(rgb).permute(2, 0, 1)
+    probs = start_probabilities(vit, target)
+    assert probs.shape == (224, 224) and probs.dtype == np.float64
+    assert abs(probs.sum() - 1) < 1e-9 and (probs >= 0).all()
+
+    edges = xdog_edges(rgb)
+    weights = attention_map(vit, target).numpy() * edges
+    support = weights > 0
+    assert support.sum() > 1000 and not support.all()
+    assert (probs[~support] == 0).all() and (probs[~edges] == 0).all() and (probs[support] > 0).all()
+    expected = np.exp(weights[support].astype(np.float64) / 0.3)
+    # sampling_probabilities takes exp of the float32 weights in float32: rtol 1e-6
+    np.testing.assert_allclose(probs[support], expected / expected.sum(), rtol=1e-6, atol=0)

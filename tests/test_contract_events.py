@@ -1,0 +1,55 @@
+"""contract.events: every event round-trips through its JSON line; other protocols are refused."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from clipasso_core.contract import events
+from clipasso_core.contract.formats import FormatError, Sketch, Stroke
+
+SKETCH = Sketch(10, 20, [Stroke([(0, 0), (1, 2), (3, 4), (5, 6)], 1.5, "#102030", 0.5)], {"seed": 1})
+SAMPLES = [
+    events.Info("0.1.0"),
+    events.Start("0.1.0", "cat.jpg", 16, 3, 600, "default", "openai"),
+    events.WarningMessage("random weights"),
+    events.Progress(3, 600, 1.5, 1.25, 0.5, 99.0),
+    events.Preview(20, SKETCH),
+    events.Done("a.svg", 1.2, 1000, 600, False, json="a.json"),
+    events.Error("bad input", 2),
+]
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.name)
+def test_round_trip_through_a_json_line(event):
+    line = events.to_line(event)
+    data = json.loads(line)
+    assert data["protocol"] == events.PROTOCOL_VERSION and data["event"] == event.name
+    assert events.from_line(line) == event
+
+
+def test_the_table_names_every_event_once():
+    assert sorted(events.EVENTS) == sorted(e.name for e in SAMPLES)
+    assert "raster" not in events.to_dict(SAMPLES[5])  # unset optional fields are left out
+
+
+def test_unknown_events_are_kept_apart_and_other_protocols_refused():
+    unknown = events.from_dict({"protocol": 1, "event": "frame", "index": 3})
+    assert isinstance(unknown, events.Unknown) and unknown.event == "frame"
+    with pytest.raises(FormatError, match="protocol 2.*update"):
+        events.from_dict({"protocol": 2, "event": "start"})
+    with pytest.raises(FormatError, match="malformed progress event"):
+        events.from_dict({"protocol": 1, "event": "progress", "iteration": 1})
+    with pytest.raises(FormatError, match="not a JSON event line"):
+        events.from_line("Downloading data from ...")
+
+
+def test_contract_imports_without_torch_or_numpy():
+    code = ("import sys; sys.modules['torch'] = sys.modules['numpy'] = None\n"
+            "import clipasso_core.contract as c, clipasso_core.contract.client\n"
+            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+            "print(c.PROTOCOL_VERSION)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(events.PROTOCOL_VERSION)

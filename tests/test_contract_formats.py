@@ -1,0 +1,87 @@
+"""contract.formats: the sketch JSON, its checks and limits."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from clipasso_core.contract.formats import (MAX_FILE_BYTES, MAX_STROKES, FormatError, Sketch, Stroke,
+                                            read_text)
+
+
+def random_sketch(n=16, w=451.0, h=300.0) -> Sketch:
+    rng = random.Random(5)
+    strokes = [Stroke([(rng.uniform(0, w), rng.uniform(0, h)) for _ in range(4)], rng.uniform(0.5, 9),
+                      f"#{rng.randrange(1 << 24):06x}", round(rng.uniform(0.1, 1), 3)) for _ in range(n)]
+    return Sketch(w, h, strokes, {"generator": "clipasso", "seed": 3, "final_loss": 0.25})
+
+
+def test_json_round_trip_is_exact():
+    original = random_sketch()
+    data = json.loads(original.to_json())
+    assert data["format"] == "clipasso-sketch" and data["version"] == 1
+    assert Sketch.from_json(original.to_json()) == original
+
+
+def test_unknown_keys_are_ignored_so_later_versions_can_add_fields():
+    data = random_sketch(n=2).to_dict()
+    data["levels"] = [{"count": 1}]
+    data["strokes"][0]["rank"] = 0
+    assert Sketch.from_dict(data) == random_sketch(n=2)
+
+
+def stroke(**changes) -> dict:
+    base = {"points": [[0, 0], [1, 1], [2, 2], [3, 3]], "width": 1.0, "color": "#000000", "opacity": 1.0}
+    base.update(changes)
+    return base
+
+
+def document(**stroke_changes) -> str:
+    return json.dumps({"format": "clipasso-sketch", "version": 1, "width": 10, "height": 10,
+                       "strokes": [stroke(**stroke_changes)]})
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"format": "other"}', "not a clipasso sketch"),
+    ('{"format": "clipasso-sketch", "version": 99}', "unsupported sketch JSON version 99"),
+    ('{"format": "clipasso-sketch", "version": 1, "width": 5}', "needs width, height"),
+    ("{oops", "malformed sketch JSON"),
+    ("[1, 2]", "not a clipasso sketch"),
+    (document(points=[[0, 0], [1, 1], [2, 2]]), "exactly 4 control points"),
+    (document(points=[[0, 0], [1, 1], [2, 2], [3]]), "not \\[x, y\\]"),
+    (document().replace("[3, 3]", "[3, NaN]"), "NaN is not a number"),
+    (document(points=[[0, 0], [1, 1], [2, 2], [3, "Infinity"]]), "finite"),
+    (document().replace("[3, 3]", "[3, 1e400]"), "finite"),
+    (document(width=0), "width must be > 0"),
+    (document(width=-2), "width must be > 0"),
+    (document(opacity=1.5), "opacity must be <= 1"),
+    (document(color="black"), "#rrggbb"),
+    (document(color=None), "#rrggbb"),
+    ('{"format": "clipasso-sketch", "version": 1, "width": 0, "height": 10, "strokes": []}', "width must be > 0"),
+    ('{"format": "clipasso-sketch", "version": 1, "width": 10, "height": 10, "strokes": [3]}', "not an object"),
+    ("[" * 100000 + "]" * 100000, "malformed sketch JSON"),
+])
+def test_bad_json_gives_one_clear_error(text, message):
+    with pytest.raises(FormatError, match=message):
+        Sketch.from_json(text)
+
+
+def test_stroke_limit_is_checked_before_reading_strokes():
+    text = json.dumps({"format": "clipasso-sketch", "version": 1, "width": 10, "height": 10,
+                       "strokes": [stroke()] * (MAX_STROKES + 1)})
+    with pytest.raises(FormatError, match=f"limit is {MAX_STROKES}"):
+        Sketch.from_json(text)
+
+
+def test_read_text_refuses_big_and_unreadable_files(tmp_path):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(FormatError, match="limit is"):
+        read_text(big, "--init file")
+    with pytest.raises(FormatError, match="could not read --init file"):
+        read_text(tmp_path / "missing.json", "--init file")
+    (tmp_path / "latin.json").write_bytes(b"\xff\xfe{")
+    with pytest.raises(FormatError, match="could not read"):
+        read_text(tmp_path / "latin.json", "--init file")
