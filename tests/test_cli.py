@@ -136,8 +136,12 @@ def test_sigint_while_loading_exits_3_without_traceback(tmp_path, cli_env):
 
 @pytest.mark.parametrize("args, message", [
     (["--strokes", "0"], "strokes must be"),
-    (["--width", "0"], "width must be > 0"),
-    (["--width", "-2"], "width must be > 0"),
+    (["--strokes", "100000"], "strokes must be a whole number from 1 to 1000"),
+    (["--width", "0"], "stroke width (--width) must be a number from"),
+    (["--width", "-2"], "stroke width (--width) must be"),
+    (["--width", "inf"], "stroke width (--width) must be"),
+    (["--width", "nan"], "stroke width (--width) must be"),
+    (["--opacity", "nan"], "opacity must be"),
     (["--device", "tpu"], "unknown device"),
     (["--color", "red"], "colour must look like"),
     (["--device", "cuda"], "CUDA"),

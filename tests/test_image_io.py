@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipasso_core.canvas import CanvasTransform, pad_and_resize
 from clipasso_core.errors import InputError
 from clipasso_core.image_io import MAX_SIDE, load_image
 
@@ -94,14 +93,3 @@ def test_missing_file_and_folder(tmp_path):
         load_image(tmp_path / "nope.png")
     with pytest.raises(InputError, match="folder"):
         load_image(tmp_path)
-
-
-def test_non_square_canvas_keeps_aspect_ratio():
-    t = CanvasTransform(451, 300, 224)
-    assert t.to_image(*t.to_canvas(10.0, 290.0)) == pytest.approx((10.0, 290.0))
-    x0, y0, x1, y1 = t.image_box()
-    assert (x0, x1) == pytest.approx((0, 224)) and (y1 - y0) == pytest.approx(224 * 300 / 451)
-    img = np.zeros((300, 451, 3), np.float32)
-    canvas = pad_and_resize(img, 224, fill=1.0)
-    assert canvas.shape == (224, 224, 3)
-    assert canvas[2, 112].min() > 0.99 and canvas[112, 112].max() < 0.01  # white pad above, image in middle

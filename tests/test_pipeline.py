@@ -1,0 +1,58 @@
+"""pipeline: the run's inputs on the canvas, canvas <-> image strokes, the optimiser's raster, and
+the API's events and cancel."""
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from clipasso_core.config import SketchConfig
+from clipasso_core.contract import events
+from clipasso_core.contract.formats import Sketch, Stroke
+from clipasso_core.errors import InputError
+from clipasso_core.pipeline import EXAMPLE_IMAGE, canvas_png, canvas_raster, prepare, resolve_device, sketch
+
+
+def test_prepare_pads_the_example_onto_the_canvas():
+    prepared = prepare(None, SketchConfig(mask="off"))
+    assert prepared.target.shape == (3, 224, 224) and not prepared.masked
+    assert prepared.transform.width == 451 and prepared.transform.height == 300
+    assert prepared.target[:, 2, 112].min() > 0.99  # white padding above the wide image
+
+
+def test_canvas_raster_draws_the_strokes_where_they_are():
+    sk = Sketch(448, 224, [Stroke([(10, 112), (150, 112), (300, 112), (438, 112)], 8.0, "#000000", 1.0)])
+    raster = canvas_raster(sk)
+    assert raster.shape == (224, 224, 3)
+    assert raster[112, 112].max() < 0.05 and raster[20, 112].min() > 0.99
+    png = Image.open(io.BytesIO(canvas_png(sk)))
+    assert png.size == (224, 224)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA"):
+            resolve_device("cuda")
+
+
+def test_api_reports_typed_events_and_cancel_keeps_the_best(rembg_home):
+    seen, cancel = [], threading.Event()
+
+    def on_event(event):
+        seen.append(event)
+        if isinstance(event, events.Progress) and event.iteration == 3:
+            cancel.set()
+
+    config = SketchConfig(strokes=4, seeds=1, iterations=50, mask="off", backbone="tiny-random",
+                          preview_every=2)
+    result = sketch(EXAMPLE_IMAGE, config, progress=on_event, cancel=cancel)
+    assert [type(e) for e in seen[:3]] == [events.Progress, events.Progress, events.Preview]
+    assert isinstance(seen[2].sketch, Sketch) and len(seen[2].sketch.strokes) == 4
+    assert result.metadata["cancelled"] and result.metadata["iterations"] == 3
+    assert len(result.strokes) == 4 and np.isfinite(result.metadata["final_loss"])
+    assert result.strokes[0].width == pytest.approx(3.0 * 451 / 224)
