@@ -9,7 +9,9 @@ editable; the path's ``d`` holds the filled outline, so other SVG renderers draw
 """
 import inkex
 
-from clipasso_bridge import BRUSHES, SKETCH_ATTR, STROKE_ATTR, hex_color, outline_d, parse_cubic
+from clipasso_contract.geometry import rgb_to_hex
+from clipasso_contract.options import RUN_OPTIONS
+from clipasso_bridge import BRUSHES, SKETCH_ATTR, STROKE_ATTR, outline_d, parse_cubic
 
 ORIGINAL_D = "inkscape:original-d"
 PATH_EFFECT = "inkscape:path-effect"
@@ -21,10 +23,10 @@ class RestyleSketch(inkex.EffectExtension):
     def add_arguments(self, pars):
         pars.add_argument("--tab", default="options")
         pars.add_argument("--stroke_width", type=float, default=2.0)
-        pars.add_argument("--color", type=inkex.Color, default=inkex.Color("#000000"))
-        pars.add_argument("--opacity", type=float, default=1.0)
-        pars.add_argument("--caps", default="round")
-        pars.add_argument("--brush", default="uniform")
+        pars.add_argument("--color", type=inkex.Color, default=inkex.Color(RUN_OPTIONS["color"].default))
+        pars.add_argument("--opacity", type=float, default=RUN_OPTIONS["opacity"].default)
+        pars.add_argument("--caps", default="round", choices=("round", "butt", "square"))
+        pars.add_argument("--brush", default=BRUSHES[0], choices=BRUSHES)
 
     def effect(self):
         if self.options.brush not in BRUSHES:
@@ -45,7 +47,7 @@ class RestyleSketch(inkex.EffectExtension):
 
     def _restyle(self, path):
         o = self.options
-        color = hex_color(o.color)
+        color = rgb_to_hex(o.color.to_rgb().to_floats())
         centreline = path.get(ORIGINAL_D) or path.get("d")
         try:
             points = parse_cubic(centreline)

@@ -15,8 +15,10 @@ from urllib.parse import unquote
 
 import inkex
 
-from clipasso_bridge import (SKETCH_ATTR, STROKE_ATTR, CoreError, core_command, cubic_d, hex_color,
-                             image_placement, run_core)
+from clipasso_contract.client import CoreError
+from clipasso_contract.geometry import rgb_to_hex
+from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS
+from clipasso_bridge import SKETCH_ATTR, STROKE_ATTR, core_command, cubic_d, image_placement, run_core
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
                 "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}
@@ -26,17 +28,23 @@ class SketchFromImage(inkex.EffectExtension):
     """Sketch every selected image into a group of stroke paths."""
 
     def add_arguments(self, pars):
+        # the run options' defaults and choices are the contract's (tests/test_inkscape_inx.py
+        # checks the .inx against the same table)
         pars.add_argument("--tab", default="options")
-        pars.add_argument("--strokes", type=int, default=16)
-        pars.add_argument("--seeds", type=int, default=3)
-        pars.add_argument("--preset", default="default")
-        pars.add_argument("--mask", default="auto")
-        pars.add_argument("--stroke_width", type=float, default=3.0)
-        pars.add_argument("--color", type=inkex.Color, default=inkex.Color("#000000"))
-        pars.add_argument("--core", default="clipasso")
-        pars.add_argument("--python", default="")
-        pars.add_argument("--backbone", default="openai")
-        pars.add_argument("--iterations", type=int, default=0)
+        for name in ("strokes", "seeds", "iterations"):
+            pars.add_argument(f"--{name}", type=int, default=RUN_OPTIONS[name].default,
+                              help=RUN_OPTIONS[name].help)
+        for name in ("preset", "mask"):
+            pars.add_argument(f"--{name}", default=RUN_OPTIONS[name].default,
+                              choices=RUN_OPTIONS[name].choices, help=RUN_OPTIONS[name].help)
+        pars.add_argument("--stroke_width", type=float, default=RUN_OPTIONS["stroke_width"].default,
+                          help=RUN_OPTIONS["stroke_width"].help)
+        pars.add_argument("--color", type=inkex.Color, default=inkex.Color(RUN_OPTIONS["color"].default),
+                          help=RUN_OPTIONS["color"].help)
+        pars.add_argument("--backbone", default=RUN_OPTIONS["backbone"].default, choices=EDITOR_BACKBONES,
+                          help=RUN_OPTIONS["backbone"].help)
+        pars.add_argument("--core", default="clipasso", help="the core's command on PATH")
+        pars.add_argument("--python", default="", help="or a Python interpreter with clipasso_core")
 
     def effect(self):
         selected = list(self.svg.selection.values())
@@ -65,12 +73,12 @@ class SketchFromImage(inkex.EffectExtension):
 
     def _core_options(self):
         o = self.options
-        options = ["--strokes", str(o.strokes), "--seeds", str(o.seeds), "--preset", o.preset,
-                   "--mask", o.mask, "--width", str(o.stroke_width), "--backbone", o.backbone,
-                   "--color", hex_color(o.color)]
+        values = {"strokes": o.strokes, "seeds": o.seeds, "preset": o.preset, "mask": o.mask,
+                  "stroke_width": o.stroke_width, "backbone": o.backbone,
+                  "color": rgb_to_hex(o.color.to_rgb().to_floats())}
         if o.iterations > 0:
-            options += ["--iterations", str(o.iterations)]
-        return options
+            values["iterations"] = o.iterations
+        return [arg for name, value in values.items() for arg in (RUN_OPTIONS[name].flag, str(value))]
 
     def _image_file(self, image, folder):
         """A file holding the image's pixels: the decoded data URI, or the linked file."""
@@ -106,28 +114,29 @@ class SketchFromImage(inkex.EffectExtension):
                                    f"{candidates[-1] if candidates else href}")
 
     def _add_sketch(self, image, sketch):
+        """Add ``sketch`` (a contract ``Sketch``) as a group of stroke paths right after ``image``."""
         sx, sy, tx, ty = image_placement(image.left, image.top, image.width, image.height,
-                                         image.get("preserveAspectRatio"), sketch["width"], sketch["height"])
+                                         image.get("preserveAspectRatio"), sketch.width, sketch.height)
         group = inkex.Group()
         group.set("id", self.svg.get_unique_id(f"sketch-{image.get_id()}-"))
         label = image.label or image.get_id()
         group.label = f"Sketch of {label}"
         group.transform = inkex.Transform(image.transform)
         settings = {k: getattr(self.options, k) for k in ("strokes", "seeds", "preset", "mask", "stroke_width")}
-        group.set(SKETCH_ATTR, json.dumps({"metadata": sketch.get("metadata", {}), "settings": settings,
+        group.set(SKETCH_ATTR, json.dumps({"metadata": sketch.metadata, "settings": settings,
                                            "image": image.get_id(), "scale": (sx, sy)}))
         image.addnext(group)
-        for index, stroke in enumerate(sketch["strokes"]):
-            points = [(x * sx + tx, y * sy + ty) for x, y in stroke["points"]]
+        for index, stroke in enumerate(sketch.strokes):
+            points = [(x * sx + tx, y * sy + ty) for x, y in stroke.points]
             path = group.add(inkex.PathElement())
             path.set("id", f"{group.get_id()}-stroke{index + 1}")
             path.set("d", cubic_d(points))
             path.set(STROKE_ATTR, str(index))
             path.label = f"stroke {index + 1}"
             path.style = inkex.Style({
-                "fill": "none", "stroke": stroke["color"],
-                "stroke-width": f"{stroke['width'] * (sx * sy) ** 0.5:.4f}",
-                "stroke-opacity": f"{stroke['opacity']:g}", "stroke-linecap": "round",
+                "fill": "none", "stroke": stroke.color,
+                "stroke-width": f"{stroke.width * (sx * sy) ** 0.5:.4f}",
+                "stroke-opacity": f"{stroke.opacity:g}", "stroke-linecap": "round",
                 "stroke-linejoin": "round"})
 
 

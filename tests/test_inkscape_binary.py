@@ -15,10 +15,10 @@ from PIL import Image
 
 from conftest import ink_iou, render_svg
 
-ROOT = Path(__file__).resolve().parents[1]
-EXT = ROOT / "inkscape_ext"
-sys.path.insert(0, str(EXT))
+from inkscape_bundle import build_tool  # noqa: E402  (puts the built extension files on sys.path)
 from clipasso_bridge import image_placement  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "clipasso_core" / "data" / "cat.jpg"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -33,15 +33,18 @@ TEST_DEFAULTS = {"strokes": "8", "seeds": "1", "mask": "off", "backbone": "tiny-
 
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory):
-    """An Inkscape profile with the extensions installed; the sketch .inx defaults set for a fast,
-    offline test run (the only way to pass options to a .noprefs action; an option group's default
-    is its first option)."""
+    """An Inkscape profile with the extensions installed as a user does: the built zip
+    (tools/build_inkscape_ext.py) extracted into the user extensions folder; the sketch .inx
+    defaults set for a fast, offline test run (the only way to pass options to a .noprefs action;
+    an option group's default is its first option)."""
+    import zipfile
+
     root = tmp_path_factory.mktemp("inkscape-profile")
-    target = root / "extensions" / "clipasso"
-    target.mkdir(parents=True)
-    for path in EXT.iterdir():
-        if path.suffix in (".py", ".inx"):
-            shutil.copy(path, target / path.name)
+    _, archive = build_tool.build(root / "build", zip_dir=root)
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(root / "extensions")
+    target = root / "extensions" / build_tool.ZIP_FOLDER
+    assert (target / "clipasso_contract" / "client.py").is_file()
     inx = (target / "clipasso_sketch.inx").read_text()
     for name, value in TEST_DEFAULTS.items():
         inx = re.sub(rf'(<param name="{name}"[^>]*>)[^<]*(</param>)', rf"\g<1>{value}\g<2>", inx)

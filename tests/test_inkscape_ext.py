@@ -1,5 +1,6 @@
-"""Inkscape extensions, in the inkex.tester style: the effect classes run on test documents with
-the real core (--backbone tiny-random, few iterations)."""
+"""Inkscape extensions, in the inkex.tester style: the effect classes, imported from the built
+bundle (tests/inkscape_bundle.py), run on test documents with the real core (--backbone tiny-random,
+few iterations). The bridge's inkex-free logic is tested in test_inkscape_bridge.py."""
 from __future__ import annotations
 
 import base64
@@ -14,9 +15,8 @@ import pytest
 inkex = pytest.importorskip("inkex")
 from inkex.tester import TestCase  # noqa: E402
 
-EXT = Path(__file__).resolve().parents[1] / "inkscape_ext"
-sys.path.insert(0, str(EXT))
-from clipasso_bridge import image_placement, outline_d, parse_cubic  # noqa: E402
+from inkscape_bundle import BUNDLE  # noqa: E402  (builds the bundle, puts it on sys.path)
+from clipasso_bridge import image_placement, parse_cubic  # noqa: E402
 from clipasso_restyle import RestyleSketch  # noqa: E402
 from clipasso_sketch import SketchFromImage  # noqa: E402
 
@@ -52,20 +52,10 @@ def run_effect(effect_class, path: Path, *args: str):
     return effect, status, err.getvalue()
 
 
-def test_placement_follows_preserve_aspect_ratio():
-    assert image_placement(10, 20, 120, 100, None, 451, 300) == pytest.approx(
-        (120 / 451, 120 / 451, 10, 20 + (100 - 300 * 120 / 451) / 2))
-    assert image_placement(0, 0, 100, 100, "xMinYMax meet", 200, 100) == pytest.approx((0.5, 0.5, 0, 50))
-    assert image_placement(0, 0, 100, 100, "xMidYMid slice", 200, 100) == pytest.approx((1, 1, -50, 0))
-    assert image_placement(0, 0, 100, 50, "none", 200, 100) == pytest.approx((0.5, 0.5, 0, 0))
-
-
-def test_outline_profiles():
-    pts = [(0, 0), (10, 0), (20, 0), (30, 0)]
-    assert parse_cubic("M 0 0 C 10 0 20 0 30 0") == pts
-    tapered = outline_d(pts, 4.0, "tapered")
-    ys = [float(v.split()[1]) for v in tapered[2:-2].split(" L ")]
-    assert max(ys) == pytest.approx(2.0) and abs(ys[0]) < 0.2  # thin at the start, full width inside
+def test_effects_come_from_the_bundle():
+    for cls in (SketchFromImage, RestyleSketch):
+        assert Path(sys.modules[cls.__module__].__file__).parent == BUNDLE
+    assert Path(sys.modules["clipasso_contract"].__file__).parent == BUNDLE / "clipasso_contract"
 
 
 class SketchFromImageTest(TestCase):
@@ -98,8 +88,9 @@ class SketchFromImageTest(TestCase):
         (Path(self.tempdir) / "pics").mkdir()
         (Path(self.tempdir) / "pics" / "cat.jpg").write_bytes(CAT.read_bytes())
         doc = self.write(document("pics/cat.jpg"))
-        effect = self.assertEffect(str(doc), args=["--id=photo", *CORE])
-        assert len(list(effect.svg.getElementById("photo").getnext())) == 8
+        effect = self.assertEffect(str(doc), args=["--id=photo", *CORE, "--color=#336699"])
+        paths = list(effect.svg.getElementById("photo").getnext())
+        assert len(paths) == 8 and {p.style["stroke"] for p in paths} == {"#336699"}
 
     def test_nothing_or_non_image_selected_aborts_and_leaves_document(self):
         doc = self.write(document(embedded_href()))
@@ -113,6 +104,8 @@ class SketchFromImageTest(TestCase):
         _, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--core", "no-such-clipasso",
                                     "--backbone", "tiny-random")
         assert status and "not on PATH" in err
+        _, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--python", "/bin/sh")
+        assert status and "not a working clipasso core" in err
         broken = self.write(document("data:image/png;base64,aGVsbG8="), "broken.svg")
         effect, status, err = run_effect(SketchFromImage, broken, "--id=photo", *CORE)
         assert status and "not a readable image" in err

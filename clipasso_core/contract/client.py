@@ -181,7 +181,8 @@ class CoreRun:
 def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=None,
                timeout: float | None = None) -> events.Done:
     """Run the core to the end (blocking); ``on_event`` sees each event. Returns the ``done`` event;
-    raises CoreError with one message when the run fails or takes longer than ``timeout`` s."""
+    raises CoreError with one message when the run fails or the core stays silent (no event) for
+    ``timeout`` s."""
     run = CoreRun(command, subcommand, args)
     try:
         for event in run.events(timeout=timeout):
@@ -189,7 +190,7 @@ def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=No
                 on_event(event)
     except queue.Empty:
         run.close()
-        raise CoreError(f"the clipasso core did not finish within {timeout:g} s") from None
+        raise CoreError(f"the clipasso core reported nothing for {timeout:g} s and was stopped") from None
     finally:
         run.close()
     message = run.failure()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from typing import Union
 
 from .formats import FormatError, Sketch
 
@@ -107,7 +108,7 @@ class Unknown:
 EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, Done, Error)}
 """Event name -> class: the one table of the protocol's messages."""
 
-Event = Info | Start | WarningMessage | Progress | Preview | Done | Error | Unknown
+Event = Union[Info, Start, WarningMessage, Progress, Preview, Done, Error, Unknown]
 
 
 def to_dict(event: Event) -> dict:

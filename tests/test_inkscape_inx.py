@@ -1,0 +1,110 @@
+"""The .inx dialogs against the effects' arguments and the contract's run options, so a default,
+range or choice changed on one side only fails here. inkex.tester's InxMixin checks params against
+the argument parser (names, types, non-empty defaults, choices); the checks below add what it skips
+(falsy defaults, equal choice sets) and compare the run options with ``options.RUN_OPTIONS``."""
+from __future__ import annotations
+
+import unittest
+from pathlib import Path
+
+import pytest
+
+inkex = pytest.importorskip("inkex")
+from inkex.inx import InxFile  # noqa: E402
+from inkex.tester.inx import InxMixin  # noqa: E402
+
+from inkscape_bundle import ROOT  # noqa: E402  (puts the built bundle on sys.path)
+from clipasso_contract.options import BACKBONES, EDITOR_BACKBONES, RUN_OPTIONS  # noqa: E402
+from clipasso_restyle import RestyleSketch  # noqa: E402
+from clipasso_sketch import SketchFromImage  # noqa: E402
+
+EXT = ROOT / "inkscape_ext"
+EFFECTS = {
+    "clipasso_sketch.inx": (SketchFromImage, {"strokes", "seeds", "preset", "iterations", "mask",
+                                              "stroke_width", "backbone", "color"}),
+    "clipasso_restyle.inx": (RestyleSketch, {"color", "opacity"}),
+}
+"""inx file -> (effect class, the params that are contract run options)."""
+INKSCAPE_TYPES = {"int": int, "float": float}
+
+
+class _Inx(InxMixin, unittest.TestCase):
+    def runTest(self):  # noqa: N802 (a TestCase instance only to use InxMixin's assertions)
+        pass
+
+
+def params(inx: InxFile) -> dict:
+    return {p.name: p for p in inx.params}
+
+
+def arguments(cls) -> dict:
+    """Option name -> argparse action of an effect (Inkscape's own options left out)."""
+    return {opt[2:]: action for action in cls().arg_parser._actions for opt in action.option_strings
+            if opt.startswith("--") and opt[2:] not in ("help", "output", "id", "selected-nodes")}
+
+
+def test_every_inx_is_checked():
+    assert sorted(p.name for p in EXT.glob("*.inx")) == sorted(EFFECTS)
+
+
+@pytest.mark.parametrize("name", sorted(EFFECTS))
+def test_inx_is_valid_and_names_its_effect(name):
+    checker = _Inx()
+    checker.assertInxSchemaValid(str(EXT / name))
+    inx = InxFile(str(EXT / name))
+    assert inx.script["script"] == f"{EFFECTS[name][0].__module__}.py"
+    assert inx.metadata["type"] == "effect" and inx.menu == ["Sketch", inx.name]
+
+
+@pytest.mark.parametrize("name", sorted(EFFECTS))
+def test_inx_params_match_the_effect_arguments(name):
+    cls = EFFECTS[name][0]
+    inx = InxFile(str(EXT / name))
+    _Inx().assertParams(inx, cls)  # same names both ways, same types, non-empty defaults, choices
+    args = arguments(cls)
+    for pname, param in params(inx).items():
+        action, kind = args[pname], param.param_type
+        if kind in ("optiongroup", "notebook"):
+            assert param.options[0] == action.default, f"{name}: {pname}: the first option is the default"
+            if action.choices is not None:
+                assert set(param.options) == set(action.choices), f"{name}: {pname}: choices"
+        elif kind == "color":
+            assert inkex.Color(int(param.text)).to_rgba() == inkex.Color(action.default).to_rgba(), pname
+        elif kind in INKSCAPE_TYPES:
+            assert INKSCAPE_TYPES[kind](param.text) == action.default, f"{name}: {pname}: default"
+        else:  # string, path: an empty param is an empty default, which InxMixin does not compare
+            assert (param.text or "") == action.default, f"{name}: {pname}: default"
+
+
+@pytest.mark.parametrize("name", sorted(EFFECTS))
+def test_run_options_match_the_contract(name):
+    cls, run_options = EFFECTS[name]
+    found = params(InxFile(str(EXT / name)))
+    args = arguments(cls)
+    assert run_options <= set(found), f"{name} lacks run options {run_options - set(found)}"
+    for pname in run_options:
+        option, param, action = RUN_OPTIONS[pname], found[pname], args[pname]
+        where = f"{name}: {pname}"
+        if option.choices:
+            assert param.param_type == "optiongroup", where
+            expected = EDITOR_BACKBONES if pname == "backbone" else option.choices
+            assert param.options[0] == option.default == action.default, f"{where}: default"
+            assert set(param.options) == set(expected) == set(action.choices), f"{where}: choices"
+        elif pname == "color":
+            assert param.param_type == "color", where
+            assert inkex.Color(int(param.text)).to_rgb() == inkex.Color(option.default).to_rgb(), where
+        else:
+            kind = type(option.default)
+            assert param.param_type == kind.__name__ and action.type is kind, f"{where}: type"
+            assert kind(param.text) == option.default == action.default, f"{where}: default"
+            # Inkscape's own range when min/max are missing is 0..10
+            assert float(param.get("min")) == option.minimum, f"{where}: min"
+            assert float(param.get("max")) == option.maximum, f"{where}: max"
+            if kind is float:  # the spin box can show the range's ends and the default
+                digits = int(param.get("precision", "1"))
+                for value in (option.minimum, option.maximum, option.default):
+                    assert round(value, digits) == value, f"{where}: precision {digits} hides {value}"
+
+
+def test_editor_backbones_are_core_backbones():
+    assert set(EDITOR_BACKBONES) <= set(BACKBONES) and RUN_OPTIONS["backbone"].default in EDITOR_BACKBONES
