@@ -122,13 +122,13 @@ def _config(args: argparse.Namespace):
 
 
 def _check_output(path: str, suffix: str) -> Path:
+    """The output path, checked before the run: its suffix, and that its folder takes the file."""
+    from .atomic import check_writable
+
     out = Path(path)
-    if out.is_dir():
-        raise InputError(f"output {path} is a folder")
-    if not out.parent.exists():
-        raise InputError(f"output folder {out.parent} does not exist")
     if out.suffix.lower() != suffix:
         raise InputError(f"output {path} should end in {suffix}")
+    check_writable(out)
     return out
 
 

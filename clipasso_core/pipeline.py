@@ -22,7 +22,7 @@ from .errors import InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
-from .optimize import OptimizationResult, Progress, optimize
+from .optimize import ClipObjective, OptimizationResult, Progress, StrokeStyle, optimize
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
 from .contract.formats import Sketch, Stroke
@@ -79,12 +79,20 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
 
 def _init_from_file(path: str, transform: CanvasTransform) -> np.ndarray:
     """Control points [S, 4, 2] (canvas px) of an SVG or sketch JSON, scaled from its own size to the
-    image's."""
+    image's. Every problem of the file is one InputError naming it."""
+    from .contract.formats import FormatError, check_stroke_count, read_text
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"could not read --init file {path}: {exc}") from None
-    init = Sketch.from_json(text) if text.lstrip().startswith("{") else from_svg(text)
+        text = read_text(path, "--init file").lstrip("\ufeff")  # refused above MAX_FILE_BYTES
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        init = Sketch.from_json(text) if text.lstrip().startswith("{") else from_svg(text)
+        check_stroke_count(len(init.strokes), "it")  # at most MAX_STROKES
+    except (FormatError, InputError) as exc:
+        raise InputError(f"--init file {path}: {exc}") from None
+    if not init.strokes:
+        raise InputError(f"--init file {path} has no strokes")
     sx, sy = transform.width / init.width, transform.height / init.height
     return np.array([[transform.to_canvas(x * sx, y * sy) for x, y in s.points] for s in init.strokes],
                     dtype=np.float32)
@@ -175,9 +183,10 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
         if p.iteration % config.preview_every == 0:
             progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
 
+    rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
     result: OptimizationResult = optimize(
-        points, widths, colors, prepared.target.to(device), loss, preset,
-        [np.random.default_rng(s + 1) for s in seeds], prepared.transform.image_box(),
+        points, StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS),
+        ClipObjective(loss, prepared.target.to(device), preset, rngs[0]), preset, rngs,
         on_progress, cancel.is_set if cancel else (lambda: False), timings)
     winner = int(np.argmin(result.losses))
     metadata = {

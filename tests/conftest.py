@@ -18,7 +18,7 @@ def render_svg(svg: str, width: int, height: int, renderer: str = "resvg") -> np
     if renderer == "resvg":
         import resvg_py
 
-        png = bytes(resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="white"))
+        png = bytes(resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="white", dpi=96))
     else:
         import cairosvg
 

@@ -194,3 +194,14 @@ def test_clip_weights_flag_loads_a_local_checkpoint(tmp_path, cli_env):
     bad = clipasso(["sketch", "-o", str(tmp_path / "b.svg"), "--clip-weights", str(tmp_path / "vit.pt"),
                     "--iterations", "2", *FAST], cli_env)
     assert bad.returncode == 2 and "weights file not found" in bad.stderr
+
+
+# --- write failures (svg/atomic) ---
+
+
+def test_unwritable_output_exits_2_with_one_message(cli_env):
+    run = clipasso(["sketch", "-o", "/proc/x.svg", "--iterations", "1", "--seeds", "1", *FAST], cli_env)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clipasso: error: could not write /proc/x.svg: ")
+    assert "Traceback" not in run.stderr and [e["event"] for e in events(run.stdout)] == ["error"]

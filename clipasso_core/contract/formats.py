@@ -145,8 +145,8 @@ def read_text(path: str | os.PathLike, what: str) -> str:
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
-            raise FormatError(f"{what} {os.fspath(path)} is {size / 1e6:.1f} MB; the limit is "
-                              f"{MAX_FILE_BYTES / 1e6:.1f} MB")
+            raise FormatError(f"{what} {os.fspath(path)} is {size} bytes; the limit is "
+                              f"{MAX_FILE_BYTES} bytes ({MAX_FILE_BYTES // 2 ** 20} MiB)")
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except (OSError, UnicodeDecodeError) as exc:

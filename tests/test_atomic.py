@@ -1,0 +1,106 @@
+"""Atomic writes (clipasso_core.atomic): the complete file or none, and one clear error naming the
+file when it cannot be written, with no temp file left behind."""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+import pytest
+
+from clipasso_core import atomic
+from clipasso_core.atomic import check_writable, write_bytes, write_text
+from clipasso_core.errors import InputError
+
+
+def names(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_writes_and_replaces_leaving_only_the_file(tmp_path):
+    target = tmp_path / "a.svg"
+    write_text(target, "one")
+    write_bytes(target, b"two")
+    assert target.read_text() == "two" and names(tmp_path) == ["a.svg"]
+
+
+def test_mode_follows_the_umask_and_a_replaced_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "a.svg"
+    old = os.umask(0o027)
+    try:
+        write_text(target, "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # not the temp file's 0o600
+    target.chmod(0o604)
+    write_text(target, "y")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o604
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/x.svg", "the folder .*missing does not exist"),
+    ("a-file/x.svg", ".*a-file is not a folder"),
+    ("a-folder", "it is a folder"),
+])
+def test_bad_destinations_are_one_clear_error(tmp_path, where, message):
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-folder").mkdir()
+    target = tmp_path / where
+    with pytest.raises(InputError, match=f"could not write {target}: {message}"):
+        write_text(target, "x")
+    assert names(tmp_path) == ["a-file", "a-folder"]  # no temp file left
+
+
+def test_proc_is_one_clear_error():
+    with pytest.raises(InputError, match="could not write /proc/x.svg: "):
+        write_text("/proc/x.svg", "x")
+    assert not os.path.exists("/proc/x.svg")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_folder_is_one_clear_error(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(InputError, match=f"could not write {folder / 'x.svg'}: Permission denied"):
+            write_text(folder / "x.svg", "x")
+        assert names(folder) == []
+    finally:
+        folder.chmod(0o700)
+
+
+@pytest.mark.parametrize("step, code", [("fsync", errno.ENOSPC), ("replace", errno.EROFS), ("replace", errno.EACCES)])
+def test_failures_after_the_temp_file_exists_remove_it(tmp_path, monkeypatch, step, code):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(atomic.os, step, fail)
+    target = tmp_path / "x.svg"
+    with pytest.raises(InputError, match=f"could not write {target}: {os.strerror(code)}"):
+        write_text(target, "x")
+    assert names(tmp_path) == []
+
+
+def test_an_interrupt_while_writing_removes_the_temp_file(tmp_path, monkeypatch):
+    def interrupt(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "fsync", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_text(tmp_path / "x.svg", "x")
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing/x.svg", "the folder .*missing does not exist"),
+    ("a-folder", "it is a folder"),
+])
+def test_check_writable_fails_as_the_write_would(tmp_path, name, message):
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(InputError, match=message):
+        check_writable(tmp_path / name)
+    with pytest.raises(InputError, match="could not write /proc/x.svg"):
+        check_writable("/proc/x.svg")
+    check_writable(tmp_path / "fine.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder"]
