@@ -11,7 +11,8 @@ Profiles (``--backbone``):
   runs).
 
 Random weights are only ever used when a ``*-random`` profile is asked for explicitly; the caller
-warns and records it. The encoders come back frozen (eval mode, no parameter gradients).
+warns and records it. The encoders come back frozen (eval mode, no parameter gradients), wrapped in
+``ImageEncoder``: the one place that knows the layers of open_clip's image towers.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelUnavailableError
@@ -52,6 +54,82 @@ def clip_normalize(images: torch.Tensor) -> torch.Tensor:
     mean = images.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
     std = images.new_tensor(CLIP_STD).view(1, 3, 1, 1)
     return (images - mean) / std
+
+
+@dataclass
+class Features:
+    """Encoder outputs for a batch: layer2 [B, C2, 28, 28], layer3 [B, C3, 14, 14], embedding [B, E]."""
+
+    layer2: torch.Tensor
+    layer3: torch.Tensor
+    embedding: torch.Tensor
+
+    def __getitem__(self, index) -> "Features":
+        return Features(self.layer2[index], self.layer3[index], self.embedding[index])
+
+    def to(self, dtype: torch.dtype) -> "Features":
+        return Features(self.layer2.to(dtype), self.layer3.to(dtype), self.embedding.to(dtype))
+
+    @staticmethod
+    def cat(parts: list["Features"]) -> "Features":
+        return Features(*(torch.cat([getattr(f, n) for f in parts]) for n in ("layer2", "layer3", "embedding")))
+
+
+class ImageEncoder(nn.Module):
+    """A frozen open_clip image tower behind the two things this project asks of one.
+
+    ``features``: layer2, layer3 and the embedding of a ModifiedResNet (the loss). ``cls_attention``:
+    the CLS-to-patch attention of a VisionTransformer (the saliency). Images are in 0..1; the CLIP
+    normalisation happens here. The tower is the submodule ``visual`` (state dict keys ``visual.*``).
+    """
+
+    def __init__(self, visual: nn.Module):
+        super().__init__()
+        self.visual = visual
+        self.channels_last = False
+
+    @classmethod
+    def of(cls, encoder: nn.Module) -> "ImageEncoder":
+        """``encoder`` when it is one already, else the bare tower ``encoder`` wrapped."""
+        return encoder if isinstance(encoder, cls) else cls(encoder)
+
+    def use_channels_last(self) -> "ImageEncoder":
+        """Weights and inputs in channels_last memory (faster convolutions under bfloat16)."""
+        self.visual.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
+
+    def features(self, images: torch.Tensor) -> Features:
+        """Features of images [B, 3, 224, 224] in 0..1, in the dtype the layers compute in."""
+        x = clip_normalize(images)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        resnet = self.visual
+        x = resnet.layer1(resnet.stem(x))
+        layer2 = resnet.layer2(x)
+        layer3 = resnet.layer3(layer2)
+        return Features(layer2, layer3, resnet.attnpool(resnet.layer4(layer3)))
+
+    @torch.no_grad()
+    def cls_attention(self, image: torch.Tensor) -> torch.Tensor:
+        """Saliency [H, W] in 0..1 of image [3, H, W] (0..1, H = W = the ViT's input size).
+
+        For every block: attention probabilities, clamped at >= 0, averaged over heads, CLS-to-patch
+        row; averaged over blocks; reshaped to the patch grid; bicubic upsampling; min-max normalised.
+        """
+        vit = self.visual
+        x = vit._embeds(clip_normalize(image[None]))
+        rows = []
+        for block in vit.transformer.resblocks:
+            y = block.ln_1(x)
+            out, weights = block.attn(y, y, y, need_weights=True, average_attn_weights=False)
+            rows.append(weights.clamp_min(0).mean(dim=1)[0, 0, 1:])  # [patches]
+            x = x + block.ls_1(out)
+            x = x + block.ls_2(block.mlp(block.ln_2(x)))
+        grid = int(round(len(rows[0]) ** 0.5))
+        saliency = torch.stack(rows).mean(0).view(1, 1, grid, grid)
+        saliency = F.interpolate(saliency, size=image.shape[-2:], mode="bicubic", align_corners=False)[0, 0]
+        return (saliency - saliency.min()) / (saliency.max() - saliency.min()).clamp_min(1e-12)
 
 
 WEIGHT_ENV = {"loss": "CLIPASSO_CLIP_WEIGHTS", "saliency": "CLIPASSO_SALIENCY_WEIGHTS"}
@@ -96,25 +174,22 @@ def _calibrate_batchnorm(visual: nn.Module) -> nn.Module:
 
 
 def _read_state_dict(path: str) -> dict:
-    """Tensors of a checkpoint file: open_clip/torch state dicts, safetensors, or OpenAI's
-    TorchScript archives. Returns the image-tower entries, keys relative to the tower."""
-    try:
-        if path.endswith(".safetensors"):
-            from safetensors.torch import load_file
+    """Tensors of a checkpoint file: open_clip/torch state dicts or safetensors (read by open_clip's
+    own ``load_state_dict``), or OpenAI's TorchScript archives. Returns the image-tower entries, keys
+    relative to the tower."""
+    from open_clip.factory import load_state_dict
 
-            state = load_file(path)
-        else:
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except RuntimeError:
-                state = torch.jit.load(path, map_location="cpu").state_dict()
+    try:
+        try:
+            state = load_state_dict(path)  # unwraps {"state_dict": ...}, drops a "module." prefix
+        except RuntimeError:  # a TorchScript archive, which torch.load(weights_only=True) refuses
+            state = torch.jit.load(path, map_location="cpu").state_dict()
+    except (AttributeError, StopIteration):  # open_clip found no (non-empty) mapping in the file
+        raise ModelUnavailableError(f"weights file {path} holds no state dict") from None
     except Exception as exc:
         raise ModelUnavailableError(f"could not read weights file {path}: {exc}") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
     if not isinstance(state, dict):
         raise ModelUnavailableError(f"weights file {path} holds no state dict")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
     if any(k.startswith("visual.") for k in state):
         state = {k[len("visual."):]: v for k, v in state.items() if k.startswith("visual.")}
     return state
@@ -172,7 +247,7 @@ def _load_openai(arch: str, role: str) -> nn.Module:
     return model.visual
 
 
-def load_encoder(profile: BackboneProfile, role: str, weights: str | None = None) -> nn.Module:
+def load_encoder(profile: BackboneProfile, role: str, weights: str | None = None) -> ImageEncoder:
     """The frozen image encoder for ``role`` ("loss" or "saliency") of ``profile``.
 
     ``weights`` (or the role's environment variable) is a local checkpoint file; without one the
@@ -186,5 +261,4 @@ def load_encoder(profile: BackboneProfile, role: str, weights: str | None = None
         visual = _calibrate_batchnorm(_build_visual(arch))
     else:
         visual = _load_openai(arch, role)
-    visual.eval().requires_grad_(False)
-    return visual
+    return ImageEncoder(visual).eval().requires_grad_(False)

@@ -9,29 +9,16 @@ weights the clean pair 1/5 and each augmented one 4/(5K), so every K has the ori
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import clip_normalize
+from .backbones import Features, ImageEncoder
 
 GEOMETRIC_LAYERS = {"layer2": 1.0, "layer3": 1.0}
 SEMANTIC_WEIGHT = 0.1
 ORIGINAL_AUGMENTATIONS = 4
-
-
-@dataclass
-class Features:
-    """Encoder outputs for a batch: layer2 [B, C2, 28, 28], layer3 [B, C3, 14, 14], embedding [B, E]."""
-
-    layer2: torch.Tensor
-    layer3: torch.Tensor
-    embedding: torch.Tensor
-
-    def __getitem__(self, index) -> "Features":
-        return Features(self.layer2[index], self.layer3[index], self.embedding[index])
 
 
 class ClipLoss(nn.Module):
@@ -40,25 +27,17 @@ class ClipLoss(nn.Module):
 
     def __init__(self, encoder: nn.Module, bf16: bool = False):
         super().__init__()
-        self.encoder = encoder
+        self.encoder = ImageEncoder.of(encoder)
         self.bf16 = bf16
         if bf16:
-            self.encoder.to(memory_format=torch.channels_last)
+            self.encoder.use_channels_last()
 
     def encode(self, images: torch.Tensor) -> Features:
         """Features of images [B, 3, 224, 224] in 0..1 (gradients flow to the images only)."""
-        x = clip_normalize(images)
-        device_type = images.device.type
-        context = torch.autocast(device_type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        context = torch.autocast(images.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         with context:
-            if self.bf16:
-                x = x.contiguous(memory_format=torch.channels_last)
-            enc = self.encoder
-            x = enc.layer1(enc.stem(x))
-            layer2 = enc.layer2(x)
-            layer3 = enc.layer3(layer2)
-            embedding = enc.attnpool(enc.layer4(layer3))
-        return Features(layer2.float(), layer3.float(), embedding.float())
+            features = self.encoder.features(images)
+        return features.to(torch.float32)
 
     @staticmethod
     def pair_losses(sketch: Features, target: Features) -> torch.Tensor:

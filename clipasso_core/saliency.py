@@ -9,31 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .backbones import clip_normalize
+from .backbones import ImageEncoder
 from .edges import xdog_edges
 
-@torch.no_grad()
 def attention_map(vit: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """Saliency [H, W] in 0..1 of image [3, H, W] (0..1, H = W = the ViT's input size).
-
-    For every block: attention probabilities, clamped at >= 0, averaged over heads, CLS-to-patch
-    row; averaged over blocks; reshaped to the patch grid; bicubic upsampling; min-max normalised.
-    """
-    x = vit._embeds(clip_normalize(image[None]))
-    rows = []
-    for block in vit.transformer.resblocks:
-        y = block.ln_1(x)
-        out, weights = block.attn(y, y, y, need_weights=True, average_attn_weights=False)
-        rows.append(weights.clamp_min(0).mean(dim=1)[0, 0, 1:])  # [patches]
-        x = x + block.ls_1(out)
-        x = x + block.ls_2(block.mlp(block.ln_2(x)))
-    grid = int(round(len(rows[0]) ** 0.5))
-    saliency = torch.stack(rows).mean(0).view(1, 1, grid, grid)
-    saliency = F.interpolate(saliency, size=image.shape[-2:], mode="bicubic", align_corners=False)[0, 0]
-    return (saliency - saliency.min()) / (saliency.max() - saliency.min()).clamp_min(1e-12)
+    """Saliency [H, W] in 0..1 of image [3, H, W]: ``ImageEncoder.cls_attention`` of the ViT."""
+    return ImageEncoder.of(vit).cls_attention(image)
 
 
 def sampling_probabilities(saliency: np.ndarray, edges: np.ndarray, temperature: float = 0.3) -> np.ndarray:

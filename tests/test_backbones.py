@@ -1,39 +1,130 @@
-"""Loading encoders: random profiles only on request, local weight files, offline failure."""
+"""Loading encoders: random profiles only on request, local weight files, offline failure; the
+ImageEncoder adapter's features and CLS attention."""
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from clipasso_core.backbones import PROFILES, load_encoder
+from clipasso_core.backbones import PROFILES, Features, ImageEncoder, clip_normalize, load_encoder
 from clipasso_core.errors import ModelUnavailableError
 
 
-def test_tiny_profile_has_the_families_and_is_frozen():
-    loss = load_encoder(PROFILES["tiny-random"], "loss")
-    vit = load_encoder(PROFILES["tiny-random"], "saliency")
-    assert type(loss).__name__ == "ModifiedResNet" and type(vit).__name__ == "VisionTransformer"
+@pytest.fixture(scope="module")
+def tiny():
+    return load_encoder(PROFILES["tiny-random"], "loss"), load_encoder(PROFILES["tiny-random"], "saliency")
+
+
+def test_tiny_profile_has_the_families_and_is_frozen(tiny):
+    loss, vit = tiny
+    assert isinstance(loss, ImageEncoder) and isinstance(vit, ImageEncoder)
+    assert type(loss.visual).__name__ == "ModifiedResNet" and type(vit.visual).__name__ == "VisionTransformer"
     assert not any(p.requires_grad for p in loss.parameters())
-    assert not loss.training
+    assert not loss.training and not loss.visual.training
 
 
-def test_weights_file_is_loaded_exactly(tmp_path):
+def test_random_profiles_are_the_same_network_every_time(tiny):
+    again = load_encoder(PROFILES["tiny-random"], "loss")
+    for (k, a), b in zip(tiny[0].state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_features_have_the_shapes_the_loss_needs(tiny):
+    images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        features = tiny[0].features(images)
+    assert isinstance(features, Features)
+    assert features.layer2.shape[0] == 2 and features.layer2.shape[-2:] == (28, 28)
+    assert features.layer3.shape[0] == 2 and features.layer3.shape[-2:] == (14, 14)
+    assert features.embedding.shape == (2, tiny[0].visual.output_dim)
+    assert features[1:].layer2.shape[0] == 1 and Features.cat([features, features]).embedding.shape[0] == 4
+
+
+def test_features_in_channels_last_are_the_same(tiny):
+    images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    other = load_encoder(PROFILES["tiny-random"], "loss").use_channels_last()
+    with torch.no_grad():
+        a, b = tiny[0].features(images), other.features(images)
+    assert torch.allclose(a.layer3, b.layer3, atol=1e-4) and torch.allclose(a.embedding, b.embedding, atol=1e-4)
+
+
+def reference_attention(vit, image):
+    """The CLS-to-patch attention as it was computed in saliency.attention_map before the adapter."""
+    x = vit._embeds(clip_normalize(image[None]))
+    rows = []
+    for block in vit.transformer.resblocks:
+        y = block.ln_1(x)
+        out, weights = block.attn(y, y, y, need_weights=True, average_attn_weights=False)
+        rows.append(weights.clamp_min(0).mean(dim=1)[0, 0, 1:])
+        x = x + block.ls_1(out)
+        x = x + block.ls_2(block.mlp(block.ln_2(x)))
+    grid = int(round(len(rows[0]) ** 0.5))
+    saliency = torch.stack(rows).mean(0).view(1, 1, grid, grid)
+    saliency = F.interpolate(saliency, size=image.shape[-2:], mode="bicubic", align_corners=False)[0, 0]
+    return (saliency - saliency.min()) / (saliency.max() - saliency.min()).clamp_min(1e-12)
+
+
+def test_cls_attention_is_the_old_computation(tiny):
+    vit = tiny[1]
+    image = torch.rand(3, 224, 224, generator=torch.Generator().manual_seed(2))
+    saliency = vit.cls_attention(image)
+    with torch.no_grad():
+        assert torch.equal(saliency, reference_attention(vit.visual, image))
+    assert saliency.shape == (224, 224) and not saliency.requires_grad
+    assert torch.equal(ImageEncoder.of(vit.visual).cls_attention(image), saliency)  # a bare tower, wrapped
+    assert ImageEncoder.of(vit) is vit
+
+
+def perturbed_tiny_rn() -> ImageEncoder:
     source = load_encoder(PROFILES["tiny-random"], "loss")
     with torch.no_grad():
         for p in source.parameters():
             p.add_(torch.randn_like(p))
+    return source
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), k
+
+
+def test_weights_file_is_loaded_exactly(tmp_path):
+    source = perturbed_tiny_rn().visual
     full = {f"visual.{k}": v for k, v in source.state_dict().items()}
     full["text_projection"] = torch.zeros(3)  # a full CLIP checkpoint carries the text tower too
     torch.save({"state_dict": full}, tmp_path / "ckpt.pt")
     loaded = load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / "ckpt.pt"))
-    for (k, a), b in zip(source.state_dict().items(), loaded.state_dict().values()):
-        assert torch.equal(a, b), k
+    assert_same_weights(source, loaded.visual)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::FutureWarning",
+                            "ignore:'torch.load' received a zip file")  # tracing, and reading TorchScript
+def test_weights_from_an_encoders_own_state_dict_safetensors_and_torchscript(tmp_path):
+    from safetensors.torch import save_file
+
+    source = perturbed_tiny_rn()
+    torch.save(source.state_dict(), tmp_path / "enc.pt")  # keys "visual.*"
+    save_file({k: v.contiguous() for k, v in source.visual.state_dict().items()}, tmp_path / "enc.safetensors")
+
+    class Archive(torch.nn.Module):  # like OpenAI's archives: a TorchScript CLIP with a "visual" tower
+        def __init__(self):
+            super().__init__()
+            self.visual = source.visual
+
+        def forward(self, x):
+            return self.visual(x)
+
+    torch.jit.trace(Archive(), torch.rand(1, 3, 224, 224)).save(str(tmp_path / "jit.pt"))
+    for name in ("enc.pt", "enc.safetensors", "jit.pt"):
+        assert_same_weights(source, load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / name)))
 
 
 def test_weights_from_environment_variable(tmp_path, monkeypatch):
     source = load_encoder(PROFILES["tiny-random"], "saliency")
     torch.save(source.state_dict(), tmp_path / "vit.pt")
     monkeypatch.setenv("CLIPASSO_SALIENCY_WEIGHTS", str(tmp_path / "vit.pt"))
-    assert torch.equal(load_encoder(PROFILES["tiny-random"], "saliency").class_embedding, source.class_embedding)
+    loaded = load_encoder(PROFILES["tiny-random"], "saliency")
+    assert torch.equal(loaded.visual.class_embedding, source.visual.class_embedding)
 
 
 def test_wrong_or_missing_weights_file_is_a_clear_error(tmp_path):
@@ -45,6 +136,9 @@ def test_wrong_or_missing_weights_file_is_a_clear_error(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(ModelUnavailableError, match="could not read"):
         load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / "junk.pt"))
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ModelUnavailableError, match="holds no state dict"):
+        load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / "list.pt"))
 
 
 def test_openai_weights_offline_and_uncached_fail_fast(tmp_path, monkeypatch):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from clipasso_core.loss import ClipLoss
+from clipasso_core.backbones import PROFILES, load_encoder
+from clipasso_core.loss import ClipLoss, Features
 
 
 def test_four_augmented_pairs_is_the_originals_mean_over_five_pairs():
@@ -26,3 +27,31 @@ def test_equal_augmented_losses_give_the_same_value_for_any_count():
 
 def test_clean_pair_alone_is_its_own_loss():
     assert torch.allclose(ClipLoss.step_loss(torch.tensor([[4.0], [6.0]])), torch.tensor([4.0, 6.0]))
+
+
+def test_encode_is_the_encoders_features_in_float32():
+    encoder = load_encoder(PROFILES["tiny-random"], "loss")
+    images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        features = ClipLoss(encoder).encode(images)
+        direct = encoder.features(images)
+    for name in ("layer2", "layer3", "embedding"):
+        assert torch.equal(getattr(features, name), getattr(direct, name))
+    assert ClipLoss(encoder.visual).encoder.visual is encoder.visual  # a bare tower is wrapped
+
+
+def test_bf16_encode_returns_float32_close_to_fp32():
+    images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        exact = ClipLoss(load_encoder(PROFILES["tiny-random"], "loss")).encode(images)
+        fast = ClipLoss(load_encoder(PROFILES["tiny-random"], "loss"), bf16=True).encode(images)
+    assert fast.layer3.dtype == torch.float32 and fast.embedding.dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(fast.embedding, exact.embedding).item() > 0.95
+
+
+def test_pair_losses_are_zero_for_equal_features_and_grow_with_the_difference():
+    a = Features(torch.zeros(2, 4, 28, 28), torch.zeros(2, 8, 14, 14), torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
+    b = Features(torch.zeros(2, 4, 28, 28), torch.ones(2, 8, 14, 14) * torch.tensor([[[[0.0]]], [[[2.0]]]]),
+                 torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    assert torch.allclose(ClipLoss.pair_losses(a, a), torch.zeros(2))
+    assert torch.allclose(ClipLoss.pair_losses(a, b), torch.tensor([0.0, 4.0 + 0.1 * 1.0]))

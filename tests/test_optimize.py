@@ -1,4 +1,4 @@
-"""The optimiser: batched seeds, best-so-far, pruning, clamping, cancel."""
+"""The optimiser: batched seeds, best-so-far, pruning, clamping, cancel; its pieces on their own."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,9 +10,11 @@ import torch
 from clipasso_core.backbones import PROFILES, load_encoder
 from clipasso_core.config import PRESETS
 from clipasso_core.loss import ClipLoss
-from clipasso_core.optimize import optimize
+from clipasso_core.optimize import ClipObjective, PointsTrainer, SeedTracker, StrokeStyle, WithPointsPenalty, optimize
 from clipasso_core.rasterizer import render
 from clipasso_core.saliency import init_strokes
+
+FULL = (0.0, 0.0, 224.0, 224.0)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,13 @@ def setup():
     return loss, target, points, widths, colors
 
 
+def run(setup, preset, box=FULL, seeds=3, **kwargs):
+    loss, target, points, widths, colors = setup
+    rngs = [np.random.default_rng(s) for s in range(seeds)]
+    return optimize(points[:seeds], StrokeStyle(widths, colors, box), ClipObjective(loss, target, preset, rngs[0]),
+                    preset, rngs, **kwargs)
+
+
 def clean_loss(loss, target, pts, widths, colors):
     with torch.no_grad():
         image = render(pts[None], widths[None], colors[None], 224)
@@ -37,10 +46,8 @@ def clean_loss(loss, target, pts, widths, colors):
 
 def test_returns_each_seeds_best_and_clamps_to_the_box(setup):
     loss, target, points, widths, colors = setup
-    preset = replace(PRESETS["paper"], iterations=30)
     box = (30.0, 40.0, 200.0, 190.0)
-    result = optimize(points, widths, colors, target, loss, preset,
-                      [np.random.default_rng(s) for s in range(3)], box)
+    result = run(setup, replace(PRESETS["paper"], iterations=30), box)
     assert result.iterations == [30, 30, 30] and not result.cancelled
     for seed in range(3):
         p = result.points[seed]
@@ -51,20 +58,145 @@ def test_returns_each_seeds_best_and_clamps_to_the_box(setup):
 
 
 def test_default_preset_prunes_to_the_best_seed(setup):
-    loss, target, points, widths, colors = setup
-    preset = replace(PRESETS["default"], iterations=40, precision="fp32")
-    result = optimize(points, widths, colors, target, loss, preset,
-                      [np.random.default_rng(s) for s in range(3)], (0.0, 0.0, 224.0, 224.0))
+    timings: dict[str, float] = {}
+    progress = []
+    result = run(setup, replace(PRESETS["default"], iterations=40, precision="fp32"), timings=timings,
+                 on_progress=progress.append)
     assert sorted(result.iterations) == [10, 10, 40]
     winner = int(np.argmin(result.losses))
     assert result.iterations[winner] == 40
+    assert set(timings) == {"render", "loss"}  # the evaluation reuses the step's clean pair
+    assert [p.iteration for p in progress] == list(range(1, 41))
+    assert progress[-1].best_loss >= min(result.losses)  # the pruned seeds' last points are scored at the end
 
 
 def test_cancel_before_the_first_step_returns_the_evaluated_start(setup):
     loss, target, points, widths, colors = setup
-    preset = replace(PRESETS["paper"], iterations=30)
-    result = optimize(points[:1], widths, colors, target, loss, preset, [np.random.default_rng(0)],
-                      (0.0, 0.0, 224.0, 224.0), cancelled=lambda: True)
+    result = run(setup, replace(PRESETS["paper"], iterations=30), seeds=1, cancelled=lambda: True)
     assert result.cancelled and result.iterations == [0]
     assert torch.equal(result.points[0], points[0])
     assert result.losses[0] == pytest.approx(clean_loss(loss, target, points[0], widths, colors), rel=1e-4)
+
+
+# --- SeedTracker: best so far, plateau stop, pruning ---
+
+def test_tracker_keeps_each_seeds_best_points_and_loss():
+    tracker = SeedTracker(torch.zeros(2, 1, 4, 2), min_delta=1e-5, patience=2)
+    tracker.record(0, 5.0, torch.full((1, 4, 2), 1.0), after_steps=0)
+    tracker.record(0, 7.0, torch.full((1, 4, 2), 2.0), after_steps=3)  # worse: the best stays
+    tracker.record(1, 4.0, torch.full((1, 4, 2), 3.0), after_steps=0)
+    assert tracker.best_loss == [5.0, 4.0] and tracker.leader == 1
+    assert torch.all(tracker.best[0] == 1.0) and torch.all(tracker.best[1] == 3.0)
+    assert tracker.evaluated_at == [3, 0]
+
+
+def test_tracker_best_points_are_a_copy():
+    tracker = SeedTracker(torch.zeros(1, 1, 4, 2), min_delta=0.0, patience=2)
+    points = torch.ones(1, 4, 2)
+    tracker.record(0, 1.0, points, after_steps=0)
+    points += 5
+    assert torch.all(tracker.best[0] == 1.0)
+
+
+def test_tracker_stops_a_seed_after_patience_evaluations_on_a_plateau():
+    tracker = SeedTracker(torch.zeros(2, 1, 4, 2), min_delta=0.1, patience=2)
+    for value in (3.0, 3.05, 3.02):  # the first sets the best; two more within 0.1 of it
+        tracker.record(0, value, torch.zeros(1, 4, 2), 0)
+        tracker.record(1, value * 10, torch.zeros(1, 4, 2), 0)  # moving: never within 0.1
+        tracker.stop_plateaued()
+    assert tracker.plateau == [2, 0] and tracker.active == [1]
+
+
+def test_tracker_plateau_count_resets_on_a_change():
+    tracker = SeedTracker(torch.zeros(1, 1, 4, 2), min_delta=0.1, patience=3)
+    for value in (3.0, 3.0, 2.0):
+        tracker.record(0, value, torch.zeros(1, 4, 2), 0)
+    assert tracker.plateau == [0] and tracker.best_loss == [2.0]
+
+
+def test_tracker_prunes_to_the_active_leader_and_finds_unevaluated_seeds():
+    tracker = SeedTracker(torch.zeros(3, 1, 4, 2), min_delta=0.0, patience=2)
+    for seed, value in enumerate((2.0, 1.0, 3.0)):
+        tracker.record(seed, value, torch.zeros(1, 4, 2), 0)
+    tracker.active = [0, 2]  # seed 1, the overall leader, has stopped
+    tracker.prune_to_leader()
+    assert tracker.active == [0]
+    tracker.prune_to_leader()  # one left: nothing to prune
+    assert tracker.active == [0]
+    tracker.stepped([0])
+    assert tracker.steps == [1, 0, 0] and tracker.unevaluated() == [0]
+    tracker.record_current([0], [1.5], [torch.full((1, 4, 2), 9.0)] * 3)
+    assert tracker.unevaluated() == [] and tracker.best_loss[0] == 1.5 and torch.all(tracker.best[0] == 9.0)
+
+
+# --- the objective ---
+
+def test_clip_objective_pairs_clean_first(setup):
+    loss, target, points, widths, colors = setup
+    preset = replace(PRESETS["default"], precision="fp32", target_bank=8)
+    objective = ClipObjective(loss, target, preset, np.random.default_rng(0))
+    style = StrokeStyle(widths, colors, FULL)
+    with torch.no_grad():
+        sketches = style.render(points[:2])
+        pairs = objective.pair_losses(sketches, points[:2], [np.random.default_rng(1), np.random.default_rng(2)])
+        clean = objective.clean_losses(sketches, points[:2])
+    assert pairs.shape == (2, 1 + preset.augmentations)
+    assert torch.allclose(pairs[:, 0], clean, rtol=1e-5)
+    assert clean[0].item() == pytest.approx(clean_loss(loss, target, points[0], widths, colors), rel=1e-5)
+    assert not torch.allclose(pairs[:, 1:], pairs[:, :1].expand(-1, preset.augmentations))  # augmented pairs
+
+
+def test_clip_objective_of_the_target_itself_has_a_zero_clean_pair(setup):
+    loss, target = setup[:2]
+    objective = ClipObjective(loss, target, PRESETS["paper"], np.random.default_rng(0))
+    with torch.no_grad():
+        assert objective.clean_losses(target[None], torch.zeros(1, 1, 4, 2)).abs().max().item() < 1e-5
+
+
+def test_points_penalty_adds_once_to_the_step_loss_and_the_evaluation(setup):
+    loss, target, points, widths, colors = setup
+    preset = replace(PRESETS["paper"], augmentations=2)
+    base = ClipObjective(loss, target, preset, np.random.default_rng(0))
+    penalized = WithPointsPenalty(base, lambda p: p.sum(dim=(1, 2, 3)) * 0.0 + 7.0)
+    sketches = StrokeStyle(widths, colors, FULL).render(points[:1]).detach()
+    plain = base.pair_losses(sketches, points[:1], [np.random.default_rng(3)])
+    more = penalized.pair_losses(sketches, points[:1], [np.random.default_rng(3)])
+    assert torch.allclose(ClipLoss.step_loss(more), ClipLoss.step_loss(plain) + 7.0)
+    with torch.no_grad():
+        assert torch.allclose(penalized.clean_losses(sketches, points[:1]), base.clean_losses(sketches, points[:1]) + 7)
+
+
+def test_points_penalty_gradient_reaches_the_points_in_a_step(setup):
+    loss, target, points, widths, colors = setup
+    preset = replace(PRESETS["paper"], augmentations=1)
+    start = points[:1].clone()
+
+    def pull_to_start(p):  # a stand-in for a temporal term: stay near given positions
+        return 1e6 * (p - start).pow(2).sum(dim=(1, 2, 3))
+
+    objective = WithPointsPenalty(ClipObjective(loss, target, preset, np.random.default_rng(0)), pull_to_start)
+    trainer = PointsTrainer(start, StrokeStyle(widths, colors, FULL), objective, [np.random.default_rng(0)],
+                            lr=1.0)
+    trainer.params[0].data += 1.0  # off the positions by 1 px: the penalty's gradient dominates
+    trainer.step([0], lr=0.5, chunk=0)
+    assert torch.allclose(trainer.params[0], start[0] + 0.5, atol=1e-3)  # Adam's first step: lr x sign
+
+
+# --- one training step ---
+
+def test_trainer_step_moves_only_the_given_seeds_and_clamps(setup):
+    loss, target, points, widths, colors = setup
+    box = (50.0, 50.0, 150.0, 150.0)
+    rngs = [np.random.default_rng(s) for s in range(3)]
+    objective = ClipObjective(loss, target, PRESETS["paper"], rngs[0])
+    timings: dict[str, float] = {}
+    trainer = PointsTrainer(points, StrokeStyle(widths, colors, box), objective, rngs, lr=1.0, timings=timings)
+    pairs = trainer.step([0, 2], lr=2.0, chunk=1)
+    assert pairs.shape == (2, 5) and not pairs.requires_grad
+    assert torch.equal(trainer.params[1], points[1])  # not stepped
+    for seed in (0, 2):
+        p = trainer.params[seed]
+        assert not torch.equal(p, points[seed]) and p.min() >= 50 and p.max() <= 150
+    assert set(timings) == {"render", "loss"}
+    assert trainer.clean_losses([0])[0] == pytest.approx(
+        clean_loss(loss, target, trainer.params[0].detach(), widths, colors), rel=1e-5)
