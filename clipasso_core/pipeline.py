@@ -18,6 +18,7 @@ from .backbones import PROFILES, load_encoder
 from .canvas import CanvasTransform, pad_and_resize
 from .config import CANVAS, SketchConfig
 from .contract import events
+from .contract.geometry import hex_to_rgb
 from .errors import InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
@@ -77,9 +78,9 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
     return Prepared(transform, target, masked)
 
 
-def _init_from_file(path: str, transform: CanvasTransform) -> np.ndarray:
-    """Control points [S, 4, 2] (canvas px) of an SVG or sketch JSON, scaled from its own size to the
-    image's. Every problem of the file is one InputError naming it."""
+def read_init(path: str) -> Sketch:
+    """The strokes of an --init SVG or sketch JSON; every problem of the file is one InputError
+    naming it (read before the image is prepared, so a bad file fails at once)."""
     from .contract.formats import FormatError, check_stroke_count, read_text
 
     try:
@@ -93,16 +94,21 @@ def _init_from_file(path: str, transform: CanvasTransform) -> np.ndarray:
         raise InputError(f"--init file {path}: {exc}") from None
     if not init.strokes:
         raise InputError(f"--init file {path} has no strokes")
+    return init
+
+
+def _init_points(init: Sketch, transform: CanvasTransform) -> np.ndarray:
+    """Control points [S, 4, 2] (canvas px) of an init sketch, scaled from its own size to the image's."""
     sx, sy = transform.width / init.width, transform.height / init.height
     return np.array([[transform.to_canvas(x * sx, y * sy) for x, y in s.points] for s in init.strokes],
                     dtype=np.float32)
 
 
-def _initial_points(config: SketchConfig, prepared: Prepared, device: torch.device,
+def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepared, device: torch.device,
                     seeds: list[int]) -> torch.Tensor:
     """Starting control points [B, S, 4, 2] (canvas px) for each seed."""
-    if config.init:
-        points = _init_from_file(config.init, prepared.transform)
+    if init is not None:
+        points = _init_points(init, prepared.transform)
         return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
     vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights).to(device)
     probs = start_probabilities(vit, prepared.target.to(device))
@@ -116,7 +122,7 @@ def _initial_points(config: SketchConfig, prepared: Prepared, device: torch.devi
 
 def _rgba(color: str, opacity: float) -> list[float]:
     """"#rrggbb" and an opacity as RGBA floats in 0..1."""
-    return [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [opacity]
+    return [*hex_to_rgb(color), opacity]
 
 
 def _to_sketch(points: torch.Tensor, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
@@ -164,10 +170,11 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
                       f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=2)
     device = resolve_device(config.device)
     started = time.perf_counter()
+    init = read_init(config.init) if config.init else None
     prepared = prepare(image, config)
     seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
     torch.manual_seed(config.seed)
-    points = _initial_points(config, prepared, device, seeds)
+    points = _initial_points(config, init, prepared, device, seeds)
     bf16 = preset.precision == "auto" and bf16_supported(device)
     loss = ClipLoss(load_encoder(profile, "loss", config.clip_weights).to(device), bf16=bf16)
     strokes = points.shape[1]

@@ -12,9 +12,10 @@ from PIL import Image
 
 from clipasso_core.config import SketchConfig
 from clipasso_core.contract import events
-from clipasso_core.contract.formats import Sketch, Stroke
+from clipasso_core.contract.formats import MAX_FILE_BYTES, MAX_STROKES, Sketch, Stroke
 from clipasso_core.errors import InputError
-from clipasso_core.pipeline import EXAMPLE_IMAGE, canvas_png, canvas_raster, prepare, resolve_device, sketch
+from clipasso_core.pipeline import (EXAMPLE_IMAGE, canvas_png, canvas_raster, prepare, read_init,
+                                    resolve_device, sketch)
 
 
 def test_prepare_pads_the_example_onto_the_canvas():
@@ -56,3 +57,24 @@ def test_api_reports_typed_events_and_cancel_keeps_the_best(rembg_home):
     assert result.metadata["cancelled"] and result.metadata["iterations"] == 3
     assert len(result.strokes) == 4 and np.isfinite(result.metadata["final_loss"])
     assert result.strokes[0].width == pytest.approx(3.0 * 451 / 224)
+
+HEAD = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
+
+
+def test_init_file_reader_turns_every_problem_into_one_input_error(tmp_path):
+    svg = tmp_path / "ok.svg"
+    svg.write_text("\ufeff" + HEAD + '<path d="M 0 0 Q 10 10 20 0" stroke="#000"/></svg>')
+    assert len(read_init(str(svg)).strokes) == 1
+    many = Sketch(10, 10, [Stroke([(0, 0)] * 4)] * (MAX_STROKES + 1))
+    cases = {"missing.svg": None, "big.svg": " " * (MAX_FILE_BYTES + 1), "bad.json": "{oops",
+             "many.json": many.to_json(), "none.json": Sketch(10, 10, []).to_json(),
+             "bad.svg": HEAD + '<path d="M 0 0 L 1 1" stroke="#000" stroke-width="1em"/></svg>',
+             "binary.svg": b"\xff\xfe\x00"}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        with pytest.raises(InputError, match=f"--init file {path}"):
+            read_init(str(path))

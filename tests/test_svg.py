@@ -537,30 +537,3 @@ def test_hostile_init_files_end_the_cli_cleanly_under_a_memory_cap(tmp_path, cli
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clipasso: error: --init file ") and str(init) in lines[0]
     assert not out.exists()
-
-
-# --- the --init reader of the pipeline (pipeline._init_from_file) -----------------------------
-
-
-def test_init_file_reader_turns_every_problem_into_one_input_error(tmp_path):
-    from clipasso_core.canvas import CanvasTransform
-    from clipasso_core.contract.formats import MAX_FILE_BYTES
-    from clipasso_core.pipeline import _init_from_file
-
-    t = CanvasTransform(224, 224, 224)
-    svg = tmp_path / "ok.svg"
-    svg.write_text("\ufeff" + HEAD.replace("100 100", "224 224") + '<path d="M 0 0 Q 10 10 20 0" stroke="#000"/></svg>')
-    assert _init_from_file(str(svg), t).shape == (1, 4, 2)
-    many = Sketch(10, 10, [Stroke([(0, 0)] * 4)] * (MAX_STROKES + 1))
-    cases = {"missing.svg": None, "big.svg": " " * (MAX_FILE_BYTES + 1), "bad.json": "{oops",
-             "many.json": many.to_json(), "none.json": Sketch(10, 10, []).to_json(),
-             "bad.svg": HEAD + '<path d="M 0 0 L 1 1" stroke="#000" stroke-width="1em"/></svg>',
-             "binary.svg": b"\xff\xfe\x00"}
-    for name, content in cases.items():
-        path = tmp_path / name
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        elif content is not None:
-            path.write_text(content)
-        with pytest.raises(InputError, match=f"--init file {path}"):
-            _init_from_file(str(path), t)
