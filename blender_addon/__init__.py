@@ -1,11 +1,13 @@
 """Clipasso Sketch: turn an image into an editable, restylable Grease Pencil or curve line sketch.
 
 The optimisation runs in the clipasso core, a separate process found through the add-on
-preferences; this add-on needs no torch.
+preferences; this add-on needs no torch. What it exchanges with the core (the sketch JSON, the
+progress events, the run options, running and checking the core) is the contract, carried in
+``contract/`` (a copy of clipasso_core/contract made by tools/build_blender_addon.py).
 """
 import bpy
 
-from . import operators, ui
+from . import job, operators, ui
 
 _menu = None
 
@@ -20,6 +22,7 @@ def register():
 
 def unregister():
     global _menu
+    job.abort_all()  # a run still going when the add-on is disabled: stop its core, keep nothing
     if _menu is not None:
         _menu.remove(ui.menu_entry)
         _menu = None

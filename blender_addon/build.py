@@ -2,7 +2,8 @@
 
 The object's custom property ``clipasso`` (a JSON string) holds the sketch as the core made it
 (centrelines in image px, widths, colours), the image frame, the settings of the run and the current
-style, so a style can be applied again or reverted without re-running the optimisation.
+style, so a style can be applied again or reverted without re-running the optimisation. Sketches come
+in as the contract's ``formats.Sketch``; brushes and colours are the contract's (``geometry``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import json
 import bpy
 
 from . import geometry
+from .contract import formats
+from .contract import geometry as shared
 
 PROP = "clipasso"
 NOISE_MODIFIER = "Clipasso jitter"
@@ -37,7 +40,7 @@ def is_sketch(obj) -> bool:
 
 def _material(name: str, color: str, opacity: float, grease_pencil: bool):
     mat = bpy.data.materials.new(name)
-    rgb = geometry.hex_to_rgb(color)
+    rgb = shared.hex_to_rgb(color)
     if grease_pencil:
         bpy.data.materials.create_gpencil_data(mat)
         mat.grease_pencil.color = (*rgb, 1.0)
@@ -47,15 +50,19 @@ def _material(name: str, color: str, opacity: float, grease_pencil: bool):
     return mat
 
 
-def create(context, name: str, sketch: dict, kind: str, frame_size: float, offset, settings: dict):
-    """A new sketch object (kind "GPENCIL" or "CURVE") from sketch JSON, linked to the scene."""
-    style = {"width_px": sketch["strokes"][0]["width"] if sketch["strokes"] else 1.0,
-             "color": sketch["strokes"][0]["color"] if sketch["strokes"] else "#000000",
-             "opacity": sketch["strokes"][0]["opacity"] if sketch["strokes"] else 1.0,
-             "brush": "UNIFORM", "jitter": 0.0}
-    data = {"version": 1, "kind": kind, "image": {"width": sketch["width"], "height": sketch["height"]},
+def _centrelines(sketch: formats.Sketch) -> list[list[list[float]]]:
+    return [[[float(x), float(y)] for x, y in s.points] for s in sketch.strokes]
+
+
+def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: float, offset,
+           settings: dict):
+    """A new sketch object (kind "GPENCIL" or "CURVE") from a sketch, linked to the scene."""
+    first = sketch.strokes[0] if sketch.strokes else formats.Stroke([(0.0, 0.0)] * 4, 1.0)
+    style = {"width_px": first.width, "color": first.color, "opacity": first.opacity,
+             "brush": "uniform", "jitter": 0.0}
+    data = {"version": 1, "kind": kind, "image": {"width": sketch.width, "height": sketch.height},
             "frame": {"size": frame_size, "offset": list(offset)},
-            "strokes": [s["points"] for s in sketch["strokes"]], "metadata": sketch.get("metadata", {}),
+            "strokes": _centrelines(sketch), "metadata": dict(sketch.metadata),
             "settings": settings, "style": style, "original_style": dict(style)}
     if kind == "CURVE":
         block = bpy.data.curves.new(name, "CURVE")
@@ -70,13 +77,18 @@ def create(context, name: str, sketch: dict, kind: str, frame_size: float, offse
     return obj
 
 
-def replace_strokes(obj, sketch: dict) -> None:
+def replace_strokes(obj, sketch: formats.Sketch) -> None:
     """New centrelines (e.g. a preview or the final sketch) for an existing sketch object."""
     data = load_data(obj)
-    data["strokes"] = [s["points"] for s in sketch["strokes"]]
-    data["metadata"] = sketch.get("metadata", {})
+    data["strokes"] = _centrelines(sketch)
+    data["metadata"] = dict(sketch.metadata)
     save_data(obj, data)
     rebuild(obj)
+
+
+def brush_of(style: dict) -> str:
+    """The style's brush as the contract names it (earlier builds stored it upper-case)."""
+    return str(style.get("brush", "uniform")).lower()
 
 
 def frame_of(data: dict) -> geometry.ImageFrame:
@@ -116,8 +128,9 @@ def _build_grease_pencil(obj, curves, data, frame) -> None:
     for index, control in enumerate(curves):
         stroke = drawing.strokes[index]
         stroke.material_index = 0
-        profile = geometry.radius_profile(style["brush"], geometry.SAMPLES, seed=index)
-        for point, position, scale in zip(stroke.points, geometry.sample(control), profile):
+        profile = shared.width_profile_samples(brush_of(style), geometry.SAMPLES, seed=index)
+        positions = shared.sample_cubic(control, geometry.SAMPLES)
+        for point, position, scale in zip(stroke.points, positions, profile):
             point.position = position
             point.radius = radius * scale
             point.opacity = style["opacity"]
@@ -127,7 +140,7 @@ def _build_grease_pencil(obj, curves, data, frame) -> None:
 def _set_jitter(obj, style) -> None:
     """The sketchy brush's jitter: a native Noise modifier (removed for other brushes)."""
     existing = obj.modifiers.get(NOISE_MODIFIER)
-    if style["brush"] != "SKETCHY":
+    if brush_of(style) != "sketchy":
         if existing:
             obj.modifiers.remove(existing)
         return
@@ -153,7 +166,8 @@ def _build_curve(obj, curves, data, frame) -> None:
             point.handle_left_type = point.handle_right_type = "FREE"
         a.co, a.handle_right, a.handle_left = p0, p1, p0
         b.co, b.handle_left, b.handle_right = p3, p2, p3
-    cu.taper_object = _taper_object(obj, style["brush"]) if style["brush"] != "UNIFORM" else None
+    brush = brush_of(style)
+    cu.taper_object = _taper_object(obj, brush) if brush != "uniform" else None
 
 
 def _taper_object(obj, brush: str):
@@ -166,7 +180,7 @@ def _taper_object(obj, brush: str):
     cu = taper.data
     cu.splines.clear()
     spline = cu.splines.new("POLY")
-    profile = geometry.radius_profile(brush, 17)
+    profile = shared.width_profile_samples(brush, 17)
     spline.points.add(len(profile) - 1)
     for i, (point, value) in enumerate(zip(spline.points, profile)):
         point.co = (i / (len(profile) - 1), value, 0.0, 1.0)
@@ -177,15 +191,16 @@ def _apply_material(obj, style) -> None:
     mat = obj.data.materials[0] if len(obj.data.materials) else None
     if mat is None:
         return
-    rgb = geometry.hex_to_rgb(style["color"])
+    rgb = shared.hex_to_rgb(style["color"])
     mat.diffuse_color = (*rgb, style["opacity"])
     if getattr(mat, "grease_pencil", None) is not None:
         mat.grease_pencil.color = (*rgb, 1.0)
 
 
 def restyle(obj, width_px: float, color: str, opacity: float, brush: str, jitter: float) -> None:
+    """A new style: width in image px, colour "#rrggbb", opacity, a brush of contract.geometry.BRUSHES."""
     data = load_data(obj)
-    data["style"] = {"width_px": width_px, "color": color, "opacity": opacity, "brush": brush,
+    data["style"] = {"width_px": width_px, "color": color, "opacity": opacity, "brush": brush.lower(),
                      "jitter": jitter}
     save_data(obj, data)
     rebuild(obj)

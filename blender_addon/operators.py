@@ -1,29 +1,69 @@
-"""Operators: sketch from image (modal), refine, restyle, revert, check the core."""
+"""Operators: sketch from image (modal), refine, restyle, revert, check the core.
+
+The run options (strokes, seeds, preset, mask, stroke width, colour, iterations, CLIP weights) are
+properties built from the contract's ``options.RUN_OPTIONS``: their defaults, ranges and choices are
+the core's.
+"""
 from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from mathutils import Matrix
 
-from . import build, geometry
-from .core import CoreError, check_core, core_command
+from . import build, job_logic
+from .contract import client, formats
+from .contract import geometry as shared
+from .contract.options import EDITOR_BACKBONES, RUN_OPTIONS
 from .job import SketchJob
 
-PRESETS = [("default", "Default", "Balanced speed and fidelity"), ("fast", "Fast", "Quick preview"),
-           ("paper", "Paper", "The original recipe (slow)")]
-MASKS = [("auto", "Auto", "Remove the background when it is not plain"), ("on", "On", "Always remove it"),
-         ("off", "Off", "Keep the image as it is")]
+CHOICE_TEXT = {
+    "default": ("Default", "Balanced speed and fidelity"),
+    "fast": ("Fast", "Quick preview"),
+    "paper": ("Paper", "The original recipe (slow)"),
+    "auto": ("Auto", "Remove the background when it is not plain"),
+    "on": ("On", "Always remove it"),
+    "off": ("Off", "Keep the image as it is"),
+    "openai": ("OpenAI CLIP", "The real CLIP weights"),
+    "tiny-random": ("Random tiny (testing only)", "Random weights: not a meaningful sketch"),
+    "uniform": ("Uniform", "Even width"),
+    "tapered": ("Tapered", "Thin ends"),
+    "pressure": ("Pressure", "Thicker in the middle, like a pressed pen"),
+    "sketchy": ("Sketchy", "Uneven width and a jitter (Noise modifier)"),
+}
+"""Labels and tooltips of the contract's choices (a choice without one shows its name)."""
 KINDS = [("GPENCIL", "Grease Pencil", "Native Grease Pencil strokes"), ("CURVE", "Curve", "Bézier curves")]
-BRUSH_ITEMS = [("UNIFORM", "Uniform", "Even width"), ("TAPERED", "Tapered", "Thin ends"),
-               ("PRESSURE", "Pressure", "Thicker in the middle, like a pressed pen"),
-               ("SKETCHY", "Sketchy", "Uneven width and a jitter (Noise modifier)")]
-BACKBONES = [("openai", "OpenAI CLIP", "The real CLIP weights"),
-             ("tiny-random", "Random tiny (testing only)", "Random weights: not a meaningful sketch")]
+
+
+def _items(identifiers) -> list[tuple[str, str, str]]:
+    return [(i, *CHOICE_TEXT.get(i, (i.replace("-", " ").title(), ""))) for i in identifiers]
+
+
+def _description(option) -> str:
+    return option.help[:1].upper() + option.help[1:]
+
+
+def option_property(name: str, label: str, choices=None):
+    """The Blender property of the run option ``name`` (contract.options.RUN_OPTIONS): its default,
+    range and choices (``choices``: a subset offered here, e.g. EDITOR_BACKBONES)."""
+    option = RUN_OPTIONS[name]
+    if option.choices:
+        return EnumProperty(name=label, description=_description(option), items=_items(choices or option.choices),
+                            default=option.default)
+    if name == "color":
+        return FloatVectorProperty(name=label, description=_description(option), subtype="COLOR_GAMMA", size=3,
+                                   default=shared.hex_to_rgb(option.default), min=0.0, max=1.0)
+    kind, cast = (IntProperty, int) if isinstance(option.default, int) else (FloatProperty, float)
+    bounds = {key: cast(value) for key, value in (("min", option.minimum), ("max", option.maximum))
+              if value is not None}
+    return kind(name=label, description=_description(option), default=option.default, **bounds)
+
+
+class InputError(Exception):
+    """The operator cannot start (no image, the sketch's image is gone); the message is for the user."""
 
 
 def addon_prefs(context):
@@ -33,11 +73,7 @@ def addon_prefs(context):
 
 def command_from_prefs(context) -> list[str]:
     prefs = addon_prefs(context)
-    return core_command(prefs.python_path if prefs else "", prefs.core_path if prefs else "")
-
-
-def hex_color(rgb) -> str:
-    return "#" + "".join(f"{round(max(0.0, min(1.0, c)) * 255):02x}" for c in rgb[:3])
+    return client.core_command(prefs.python_path if prefs else "", prefs.core_path if prefs else "")
 
 
 def _selected_image_empty(context):
@@ -47,71 +83,103 @@ def _selected_image_empty(context):
     return None
 
 
-def _image_file(image) -> str:
-    """A file with the pixels of a Blender image (its file, or a temp copy when packed)."""
+def _image_source(image) -> tuple[str, bytes | None]:
+    """(path, packed bytes) of a Blender image: its file, or for a packed image its bytes (the job
+    writes them to a temporary file of its own, deleted when it ends) and its path for the extension."""
     path = bpy.path.abspath(image.filepath) if image.filepath else ""
-    if image.packed_file is not None or not os.path.isfile(path):
-        if image.packed_file is None:
-            raise CoreError(f"image '{image.name}' has no file on disk")
-        suffix = os.path.splitext(image.filepath or "")[1] or ".png"
-        handle, path = tempfile.mkstemp(prefix="clipasso-packed-", suffix=suffix)
-        with os.fdopen(handle, "wb") as out:
-            out.write(image.packed_file.data)
-    return path
+    if image.packed_file is not None:
+        return path, bytes(image.packed_file.data)
+    if not os.path.isfile(path):
+        raise InputError(f"image '{image.name}' has no file on disk and is not packed")
+    return path, None
+
+
+def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbone) -> list[str]:
+    """The core's arguments for a run with these option values (colour "#rrggbb")."""
+    return job_logic.core_args({"strokes": strokes, "seeds": seeds, "preset": preset, "mask": mask,
+                                "stroke_width": float(width), "color": color, "iterations": iterations,
+                                "backbone": backbone})
 
 
 class _RunsCore:
-    """Shared modal machinery: a SketchJob stepped by a timer, Esc to cancel."""
+    """Shared modal machinery: a SketchJob stepped by a timer, Esc to stop and keep the best, and
+    ``cancel`` (Blender cancelling the operator) to stop the core and leave nothing behind."""
 
     _job: SketchJob | None = None
     _timer = None
 
-    def _start_modal(self, context):
+    def _begin_ui(self, context) -> None:
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
         wm.progress_begin(0, 100)
+
+    def _start_modal(self, context):
+        self._begin_ui(context)
+        context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def _end(self, context, state):
+    def _end_ui(self, context) -> None:
         wm = context.window_manager
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
+            self._timer = None
         wm.progress_end()
         if context.workspace:
             context.workspace.status_text_set(None)
+
+    def _end(self, context, state):
+        self._end_ui(context)
         return self._report_end(state)
 
     def _report_end(self, state):
-        job = self._job
-        if state == "FAILED":
+        job, self._job = self._job, None
+        for message in job.warnings:
+            self.report({"WARNING"}, f"Clipasso: {message}")
+        if state == job_logic.FAILED:
             self.report({"ERROR"}, f"Clipasso: {job.error}")
             return {"CANCELLED"}
-        if state == "CANCELLED":
-            self.report({"INFO"}, "Clipasso: cancelled, nothing added")
+        if state == job_logic.CANCELLED:
+            self.report({"INFO"}, "Clipasso: cancelled, nothing changed")
             return {"CANCELLED"}
-        cancelled = build.load_data(job.obj)["metadata"].get("cancelled")
-        self.report({"INFO"}, "Clipasso: stopped, kept the best strokes so far" if cancelled else "Clipasso: done")
+        stopped = job.done is not None and job.done.cancelled
+        self.report({"INFO"}, "Clipasso: stopped, kept the best strokes so far" if stopped else "Clipasso: done")
         return {"FINISHED"}
 
     def modal(self, context, event):
-        if event.type == "ESC" and event.value == "PRESS" and not self._job.cancel_requested:
-            self._job.cancel()
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS" and not job.cancel_requested:
+            job.cancel()
         if event.type != "TIMER":
-            return {"RUNNING_MODAL"} if event.type in ("ESC", "TIMER") else {"PASS_THROUGH"}
-        state = self._job.step(context)
-        context.window_manager.progress_update(int(self._job.progress * 100))
+            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
+        try:
+            state = job.step(context)
+        except Exception as exc:  # never leave a core running behind an error
+            self.cancel(context)
+            self.report({"ERROR"}, f"Clipasso: {exc}")
+            return {"CANCELLED"}
+        context.window_manager.progress_update(int(job.progress * 100))
         if context.workspace:
-            context.workspace.status_text_set(self._job.status)
-        if state == "RUNNING":
+            context.workspace.status_text_set(job.status)
+        if state == job_logic.RUNNING:
             return {"RUNNING_MODAL"}
         return self._end(context, state)
+
+    def cancel(self, context):
+        """Blender cancels the running operator (another file loaded, the window closed, Blender
+        quitting): stop the core, undo the half-built result, delete the temporary files, and remove
+        the timer, the progress and the status text."""
+        job, self._job = self._job, None
+        try:
+            if job is not None:
+                job.abort()
+        finally:
+            self._end_ui(context)
 
     def _prepared(self, context) -> bool:
         """Set up the job; on failure report it and say so."""
         try:
             self._prepare(context)
-        except CoreError as exc:
+        except (client.CoreError, formats.FormatError, InputError) as exc:
             self.report({"ERROR"}, f"Clipasso: {exc}")
             return False
         return True
@@ -124,17 +192,15 @@ class _RunsCore:
 
     def _run_blocking(self, context):
         """For scripts and tests: step the job until it ends."""
-        while True:
-            state = self._job.step(context)
-            if state != "RUNNING":
-                return self._report_end(state)
-            time.sleep(0.05)
-
-    def _core_args(self, strokes, seeds, preset, mask, width, color, iterations, backbone):
-        args = ["--strokes", str(strokes), "--seeds", str(seeds), "--preset", preset, "--mask", mask,
-                "--width", f"{width:g}", "--color", hex_color(color), "--backbone", backbone,
-                "--preview-every", "10"]
-        return args + (["--iterations", str(iterations)] if iterations > 0 else [])
+        job = self._job
+        try:
+            while (state := job.step(context)) == job_logic.RUNNING:
+                time.sleep(0.05)
+        except BaseException:
+            job.abort()
+            self._job = None
+            raise
+        return self._report_end(state)
 
 
 class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
@@ -146,38 +212,38 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
 
     filepath: StringProperty(name="Image", subtype="FILE_PATH")
     filter_image: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
-    strokes: IntProperty(name="Strokes", default=16, min=1, max=256)
-    seeds: IntProperty(name="Seeds", default=3, min=1, max=8)
-    preset: EnumProperty(name="Preset", items=PRESETS, default="default")
-    mask: EnumProperty(name="Remove Background", items=MASKS, default="auto")
+    strokes: option_property("strokes", "Strokes")
+    seeds: option_property("seeds", "Seeds")
+    preset: option_property("preset", "Preset")
+    mask: option_property("mask", "Remove Background")
     output: EnumProperty(name="Output", items=KINDS, default="GPENCIL")
-    stroke_width: FloatProperty(name="Stroke Width", default=3.0, min=0.25, max=20.0,
-                                description="In 1/224 of the image's long side (3 = the paper)")
-    color: FloatVectorProperty(name="Colour", subtype="COLOR_GAMMA", size=3, default=(0, 0, 0), min=0, max=1)
-    iterations: IntProperty(name="Iterations", default=0, min=0, description="0: the preset's")
+    stroke_width: option_property("stroke_width", "Stroke Width")
+    color: option_property("color", "Colour")
+    iterations: option_property("iterations", "Iterations")
     size: FloatProperty(name="Size", default=2.0, min=0.01, description="Long side at the 3D cursor")
-    backbone: EnumProperty(name="CLIP Weights", items=BACKBONES, default="openai")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
 
     def _prepare(self, context):
         empty = _selected_image_empty(context) if not self.filepath else None
         if empty is not None:
-            image_path = _image_file(empty.data)
+            image_path, image_data = _image_source(empty.data)
+            image_name = empty.data.name
             size, offset = empty.empty_display_size, tuple(empty.empty_image_offset)
             matrix = empty.matrix_world.copy()
             name = f"Sketch of {empty.name}"
         else:
-            image_path = bpy.path.abspath(self.filepath)
+            image_path, image_data, image_name = bpy.path.abspath(self.filepath), None, ""
             if not os.path.isfile(image_path):
-                raise CoreError(f"image not found: {image_path or '(none chosen)'}")
+                raise InputError(f"image not found: {image_path or '(none chosen)'}")
             size, offset = self.size, (-0.5, -0.5)
             matrix = Matrix.Translation(context.scene.cursor.location) @ Matrix.Rotation(math.pi / 2, 4, "X")
             name = f"Sketch of {os.path.splitext(os.path.basename(image_path))[0]}"
         settings = {"strokes": self.strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
-                    "stroke_width": self.stroke_width, "image": image_path}
-        args = self._core_args(self.strokes, self.seeds, self.preset, self.mask, self.stroke_width,
-                               self.color, self.iterations, self.backbone)
-        self._job = SketchJob(context, command_from_prefs(context), image_path, args, self.output, size,
-                              offset, matrix, settings, name)
+                    "stroke_width": self.stroke_width, "image": image_path, "image_name": image_name}
+        args = run_args(self.strokes, self.seeds, self.preset, self.mask, self.stroke_width,
+                        shared.rgb_to_hex(self.color), self.iterations, self.backbone)
+        self._job = SketchJob(command_from_prefs(context), image_path, args, self.output, size, offset, matrix,
+                              settings, name, image_data=image_data)
 
     def invoke(self, context, event):
         if not self.filepath and _selected_image_empty(context) is None:
@@ -206,22 +272,26 @@ class CLIPASSO_OT_refine(_OnSketch, _RunsCore, bpy.types.Operator):
     bl_label = "Refine Sketch"
     bl_options = {"REGISTER", "UNDO"}
 
-    iterations: IntProperty(name="Iterations", default=0, min=0, description="0: the preset's")
-    backbone: EnumProperty(name="CLIP Weights", items=BACKBONES, default="openai")
+    iterations: option_property("iterations", "Iterations")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
 
     def _prepare(self, context):
         obj = context.active_object
         data = build.load_data(obj)
         s = data["settings"]
-        if not os.path.isfile(s.get("image", "")):
-            raise CoreError(f"the sketch's image is gone: {s.get('image')}")
+        image = bpy.data.images.get(s.get("image_name") or "")
+        if image is not None:  # made over an image empty: its image now (a packed one too)
+            image_path, image_data = _image_source(image)
+        elif os.path.isfile(s.get("image", "")):
+            image_path, image_data = s["image"], None
+        else:
+            raise InputError(f"the sketch's image is gone: {s.get('image') or s.get('image_name')}")
         style = data["style"]
-        args = self._core_args(len(data["strokes"]), 1, s["preset"], s["mask"], s["stroke_width"],
-                               geometry.hex_to_rgb(style["color"]),
-                               self.iterations, self.backbone)
-        self._job = SketchJob(context, command_from_prefs(context), s["image"], args, obj.type,
-                              data["frame"]["size"], data["frame"]["offset"], obj.matrix_world.copy(), s,
-                              obj.name, target=obj)
+        args = run_args(len(data["strokes"]), 1, s["preset"], s["mask"], s["stroke_width"], style["color"],
+                        self.iterations, self.backbone)
+        self._job = SketchJob(command_from_prefs(context), image_path, args, obj.type, data["frame"]["size"],
+                              data["frame"]["offset"], obj.matrix_world.copy(), s, obj.name, target=obj,
+                              image_data=image_data)
 
     def invoke(self, context, event):
         return self._invoke_job(context)
@@ -239,7 +309,8 @@ class CLIPASSO_OT_restyle(_OnSketch, bpy.types.Operator):
 
     def execute(self, context):
         st = context.scene.clipasso_style
-        build.restyle(context.active_object, st.width_px, hex_color(st.color), st.opacity, st.brush, st.jitter)
+        build.restyle(context.active_object, st.width_px, shared.rgb_to_hex(st.color), st.opacity, st.brush,
+                      st.jitter)
         return {"FINISHED"}
 
 
@@ -264,8 +335,8 @@ class CLIPASSO_OT_check_core(bpy.types.Operator):
     def execute(self, context):
         prefs = addon_prefs(context)
         try:
-            version = check_core(command_from_prefs(context))
-        except CoreError as exc:
+            version = client.check_core(command_from_prefs(context))
+        except client.CoreError as exc:
             message = str(exc)
             if prefs:
                 prefs.status = message
@@ -281,7 +352,7 @@ class ClipassoStyle(bpy.types.PropertyGroup):
     width_px: FloatProperty(name="Width", default=6.0, min=0.05, description="Stroke width in image px")
     color: FloatVectorProperty(name="Colour", subtype="COLOR_GAMMA", size=3, default=(0, 0, 0), min=0, max=1)
     opacity: FloatProperty(name="Opacity", default=1.0, min=0.0, max=1.0)
-    brush: EnumProperty(name="Brush", items=BRUSH_ITEMS, default="UNIFORM")
+    brush: EnumProperty(name="Brush", items=_items(shared.BRUSHES), default="uniform")
     jitter: FloatProperty(name="Jitter", default=0.5, min=0.0, max=5.0, description="Sketchy brush noise")
 
 

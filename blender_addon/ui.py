@@ -46,7 +46,7 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
         style = context.scene.clipasso_style
         for prop in ("width_px", "color", "opacity", "brush"):
             box.prop(style, prop)
-        if style.brush == "SKETCHY":
+        if style.brush == "sketchy":
             box.prop(style, "jitter")
         row = box.row()
         row.operator("clipasso.restyle")

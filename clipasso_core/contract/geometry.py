@@ -11,10 +11,15 @@ BRUSHES = ("uniform", "tapered", "pressure", "sketchy")
 """Brush styles: even width; thin ends; thicker mid-stroke (a pressed pen); uneven (hand-drawn)."""
 
 
+def cubic_weights(t: float) -> tuple[float, float, float, float]:
+    """The Bernstein weights of the 4 control points at t (0..1): B(t) = sum w[i] P[i]."""
+    u = 1.0 - t
+    return (u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t)
+
+
 def cubic_point(points, t: float) -> tuple[float, ...]:
     """Point at t (0..1) of a cubic Bézier with 4 control points of any dimension."""
-    u = 1.0 - t
-    w = (u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t)
+    w = cubic_weights(t)
     return tuple(sum(w[i] * points[i][k] for i in range(4)) for k in range(len(points[0])))
 
 

@@ -1,0 +1,57 @@
+"""The bpy-free part of a sketch run (``job`` drives it): the core's arguments, the refine's --init
+sketch, the status line, and how a run ends. Everything exchanged with the core is the contract's."""
+from __future__ import annotations
+
+from .contract import events, formats
+from .contract.options import RUN_OPTIONS
+
+RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
+"""A job's states: running; ended with strokes in the scene; ended leaving the scene as it was
+(cancelled before any result); failed (``SketchJob.error`` says why; nothing half-built is left)."""
+PREVIEW_EVERY = 10
+"""Iterations between the previews the scene shows."""
+
+
+def core_args(values: dict, preview_every: int = PREVIEW_EVERY) -> list[str]:
+    """The ``clipasso sketch`` arguments for run options keyed by their ``RUN_OPTIONS`` names."""
+    args = []
+    for name, value in values.items():
+        option = RUN_OPTIONS.get(name)
+        if option is None:
+            raise ValueError(f"not a run option of the clipasso core: {name}")
+        if option.choices and value not in option.choices:
+            raise ValueError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
+        args += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return args + ["--preview-every", str(preview_every)]
+
+
+def init_sketch(width: float, height: float, centrelines, style: dict) -> formats.Sketch:
+    """The --init sketch of a refine: the object's current centrelines (cubics in image px) in its
+    current style. Checked like any sketch read (FormatError), so a broken edit is refused here."""
+    sketch = formats.Sketch(width, height, [
+        formats.Stroke([(x, y) for x, y in points], style["width_px"], style["color"], style["opacity"])
+        for points in centrelines])
+    return formats.Sketch.from_dict(sketch.to_dict())
+
+
+def status_text(progress: events.Progress) -> str:
+    """The status bar line for a progress event."""
+    return (f"Sketching {progress.iteration}/{progress.total}  loss {progress.best_loss:.4g}  "
+            f"{progress.eta_s:.0f} s left  (Esc: stop and keep the best)")
+
+
+def fraction(progress: events.Progress) -> float:
+    """How far the run is, 0..1."""
+    return min(1.0, max(0.0, progress.iteration / progress.total)) if progress.total else 0.0
+
+
+def end_state(cancel_requested: bool, shows_strokes: bool, done: bool, failure: str | None) -> str:
+    """How a run that exited ends. ``shows_strokes``: the scene shows this run's strokes (a preview
+    arrived, or it refines an existing sketch); ``done``: the core reported ``done``; ``failure``:
+    ``CoreRun.failure()``. Esc before any strokes, or without a result, leaves the scene as it was;
+    Esc after a preview keeps the best strokes so far."""
+    if cancel_requested and (not shows_strokes or not done):
+        return CANCELLED
+    if failure or not done:
+        return FAILED
+    return FINISHED

@@ -1,0 +1,192 @@
+"""The operators (blender_addon/operators.py): properties from the contract's run options, sketch over
+an image empty (packed too), refine, check the core, errors, and Blender cancelling a modal run."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from addon_paths import CAT, CORE_PYTHON  # noqa: E402
+
+RUN_OPTION_PROPERTIES = {"strokes", "seeds", "preset", "mask", "stroke_width", "color", "iterations", "backbone"}
+"""The run options the sketch operator offers (opacity is a style, set afterwards)."""
+
+
+def _check_against_option(prop, option, contract):
+    where = f"{option.name}: the operator's property and contract.options.RUN_OPTIONS disagree"
+    if option.choices:
+        assert prop.type == "ENUM", where
+        offered = contract.options.EDITOR_BACKBONES if option.name == "backbone" else option.choices
+        assert [item.identifier for item in prop.enum_items] == list(offered), where
+        assert set(offered) <= set(option.choices) and prop.default == option.default, where
+    elif option.name == "color":
+        assert tuple(prop.default_array) == pytest.approx(contract.geometry.hex_to_rgb(option.default)), where
+    else:
+        assert prop.type == ("INT" if isinstance(option.default, int) else "FLOAT"), where
+        assert prop.default == pytest.approx(option.default), where
+        assert prop.hard_min == pytest.approx(option.minimum), where
+        assert prop.hard_max == pytest.approx(option.maximum), where
+
+
+def test_run_option_properties_follow_the_contract(addon, contract):
+    """Defaults, ranges and choices of the operators' run options are RUN_OPTIONS' (read back from
+    the registered operators' RNA), so changing one side only fails here."""
+    options = contract.options.RUN_OPTIONS
+    sketch_props = bpy.ops.clipasso.sketch_from_image.get_rna_type().properties
+    covered = {name for name in options if name in sketch_props.keys()}
+    assert covered == RUN_OPTION_PROPERTIES
+    for name in covered:
+        _check_against_option(sketch_props[name], options[name], contract)
+    refine_props = bpy.ops.clipasso.refine.get_rna_type().properties
+    for name in ("iterations", "backbone"):
+        _check_against_option(refine_props[name], options[name], contract)
+
+
+class Harness:
+    """Stands in for a running modal operator (Blender without a window never invokes one): the
+    operator's own methods on plain attributes."""
+
+    def __init__(self, operator_class, **props):
+        self.operator_class = operator_class
+        self.reports = []
+        self.__dict__.update(props)
+
+    def __getattr__(self, name):
+        method = getattr(self.__dict__["operator_class"], name)
+        return method.__get__(self) if callable(method) else method
+
+    def report(self, level, message):
+        self.reports.append((level, message))
+
+
+TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
+
+
+@pytest.mark.parametrize("which", ["sketch", "refine"])
+def test_blender_cancelling_the_modal_run_stops_the_core_and_undoes(addon, curve_sketch_file, fresh_scene,
+                                                                    open_saved, which):
+    """``cancel`` (Blender calls it when it cancels a modal operator: a file loaded, the window closed,
+    quitting) after a preview arrived: the core has exited, the half-built result is undone, the timer
+    and the job are gone, the temp files deleted."""
+    ops, build, formats = addon.operators, addon.build, addon.contract.formats
+    context = bpy.context
+    if which == "sketch":
+        operator = ops.CLIPASSO_OT_sketch_from_image
+        harness = Harness(operator, filepath=str(CAT), strokes=5, seeds=1, preset="fast", mask="off",
+                          output="GPENCIL", stroke_width=3.0, color=(0.0, 0.0, 0.0), iterations=3000,
+                          size=2.0, backbone="tiny-random")
+        before = None
+    else:
+        operator = ops.CLIPASSO_OT_refine
+        obj = open_saved(curve_sketch_file)
+        before = build.load_data(obj)
+        harness = Harness(operator, iterations=3000, backbone="tiny-random")
+    assert operator.cancel is ops._RunsCore.cancel
+    harness._prepare(context)
+    job = harness._job
+    if which == "refine":  # the --init file is the contract's sketch JSON of the current strokes
+        init = formats.Sketch.from_json(open(os.path.join(job.tmp.name, "init.json"), encoding="utf-8").read())
+        assert np.allclose([s.points for s in init.strokes], build.current_centrelines(obj), atol=1e-6)
+        assert {s.width for s in init.strokes} == {before["style"]["width_px"]}
+    harness._begin_ui(context)
+    assert harness._timer is not None
+    deadline = time.time() + 300
+    while job.shown == 0 and time.time() < deadline:
+        assert harness.modal(context, TIMER) == {"RUNNING_MODAL"}
+        time.sleep(0.05)
+    assert job.shown > 0 and job.run.running
+    if which == "refine":
+        assert build.load_data(obj)["strokes"] != before["strokes"]  # a preview replaced the strokes
+    started = time.time()
+    operator.cancel(harness, context)
+    assert job.run.process.poll() is not None and time.time() - started < 15
+    assert harness._timer is None and harness._job is None and job.state == "CANCELLED"
+    assert not os.path.exists(job.tmp.name)
+    if which == "sketch":
+        assert len(bpy.data.objects) == 0 and len(bpy.data.materials) == 0
+    else:
+        assert build.load_data(obj) == before
+        spline = obj.data.splines[0]
+        frame = build.frame_of(before)
+        assert tuple(spline.bezier_points[0].co) == pytest.approx(frame.to_object(*before["strokes"][0][0]), abs=1e-5)
+    operator.cancel(harness, context)  # a second cancel is harmless
+
+
+def test_over_a_selected_packed_image_empty(addon, fresh_scene, run_sketch, tmp_path, monkeypatch):
+    """Over an image empty the sketch takes its transform and frame; a packed image (its file gone)
+    is handed to the core as a temp file that is deleted when the run ends."""
+    build = addon.build
+    photo = tmp_path / "photo.jpg"
+    shutil.copy(CAT, photo)
+    image = bpy.data.images.load(str(photo))
+    image.pack()
+    photo.unlink()
+    empty = bpy.data.objects.new("Photo", None)
+    empty.empty_display_type = "IMAGE"
+    empty.data = image
+    empty.empty_display_size = 3.0
+    empty.location = (1, 2, 3)
+    empty.rotation_euler = (0.3, 0.0, 0.5)
+    bpy.context.collection.objects.link(empty)
+    bpy.context.view_layer.objects.active = empty
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where the add-on's temp files go
+    assert run_sketch(filepath="") == {"FINISHED"}
+    assert list(temp.iterdir()) == []
+    obj = bpy.data.objects["Sketch of Photo"]
+    assert np.allclose(np.array(obj.matrix_world), np.array(empty.matrix_world), atol=1e-6)
+    data = build.load_data(obj)
+    frame = build.frame_of(data)
+    assert frame.extent[0] == pytest.approx(3.0) and frame.origin == pytest.approx((-1.5, -1.5 * 300 / 451))
+    assert data["settings"]["image_name"] == image.name
+
+
+def test_core_missing_and_core_error_are_reported_without_leftovers(addon, fresh_scene, run_sketch, tmp_path):
+    prefs = addon.prefs
+    prefs.python_path = "/nonexistent/python"
+    try:
+        with pytest.raises(RuntimeError, match="Python interpreter not found"):
+            run_sketch()
+    finally:
+        prefs.python_path = CORE_PYTHON
+    assert len(bpy.data.objects) == 0
+    bad = tmp_path / "not_an_image.png"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(RuntimeError, match="not a readable image"):
+        run_sketch(filepath=str(bad))
+    assert len(bpy.data.objects) == 0 and len(bpy.data.materials) == 0
+    with pytest.raises(RuntimeError, match="image not found"):
+        run_sketch(filepath=str(tmp_path / "missing.png"))
+
+
+def test_check_core_reports_version_or_the_problem(addon):
+    prefs = addon.prefs
+    assert bpy.ops.clipasso.check_core() == {"FINISHED"}
+    assert prefs.status.startswith("clipasso core 0.1.0")
+    prefs.python_path, prefs.core_path = "", shutil.which("false")  # runs, but is no core
+    try:
+        with pytest.raises(RuntimeError, match="not a working clipasso core"):
+            bpy.ops.clipasso.check_core()
+        assert "not a working clipasso core" in prefs.status
+    finally:
+        prefs.python_path, prefs.core_path = CORE_PYTHON, ""
+
+
+def test_refine_starts_from_edited_strokes(addon, curve_sketch):
+    build = addon.build
+    obj = curve_sketch
+    spline = obj.data.splines[0]
+    spline.bezier_points[0].co.x += 0.05  # a hand edit
+    edited = build.current_centrelines(obj)
+    assert bpy.ops.clipasso.refine(iterations=1, backbone="tiny-random") == {"FINISHED"}
+    refined = build.load_data(obj)["strokes"]
+    assert len(refined) == 6
+    assert np.abs(np.array(refined) - np.array(edited)).max() < 10  # one step from the edited strokes

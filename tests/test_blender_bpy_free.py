@@ -1,0 +1,159 @@
+"""The Blender add-on's bpy-free modules (blender_addon/geometry.py, blender_addon/job_logic.py), in
+the core's venv without Blender: loaded by path as submodules of a stand-in package whose
+``contract`` is clipasso_core/contract, the way the extension zip carries it (the real package's
+__init__ imports bpy)."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ADDON = ROOT / "blender_addon"
+CONTRACT = ROOT / "clipasso_core" / "contract"
+PACKAGE = "clipasso_sketch_bpy_free"
+
+
+def addon_module(name: str):
+    """blender_addon/<name>.py, imported without running blender_addon/__init__.py."""
+    if PACKAGE not in sys.modules:
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = [str(ADDON)]
+        sys.modules[PACKAGE] = package
+        spec = importlib.util.spec_from_file_location(f"{PACKAGE}.contract", CONTRACT / "__init__.py",
+                                                      submodule_search_locations=[str(CONTRACT)])
+        contract = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = contract
+        spec.loader.exec_module(contract)
+        package.contract = contract
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+geometry = addon_module("geometry")
+job_logic = addon_module("job_logic")
+contract = sys.modules[f"{PACKAGE}.contract"]
+CUBIC = [(10.0, 20.0), (60.0, -5.0), (140.0, 90.0), (200.0, 40.0)]
+
+
+def test_no_bpy_needed():
+    assert "bpy" not in sys.modules
+
+
+# geometry.py
+
+
+def test_image_frame_maps_px_to_object_space_and_back():
+    frame = geometry.ImageFrame(451, 300, size=2.0)
+    assert frame.units_per_px == pytest.approx(2.0 / 451)
+    assert frame.extent == pytest.approx((2.0, 2.0 * 300 / 451))
+    assert frame.origin == pytest.approx((-1.0, -300 / 451))  # centred on the origin
+    # y-down image px to y-up object space: the top-left corner is at (-w/2, +h/2)
+    assert frame.to_object(0, 0) == pytest.approx((-1.0, 300 / 451, 0.0))
+    assert frame.to_object(451, 300) == pytest.approx((1.0, -300 / 451, 0.0))
+    for x, y in [(0, 0), (12.5, 280.25), (451, 300)]:
+        ox, oy, _ = frame.to_object(x, y)
+        assert frame.to_image(ox, oy) == pytest.approx((x, y))
+    # like an image empty: the offset moves the image, the long side is ``size``
+    tall = geometry.ImageFrame(100, 400, size=3.0, offset=(0.0, 0.0))
+    assert tall.extent == pytest.approx((0.75, 3.0)) and tall.origin == (0.0, 0.0)
+    assert tall.to_object(0, 400) == pytest.approx((0.0, 0.0, 0.0))
+
+
+def test_fit_cubic_recovers_a_sampled_cubic():
+    points = contract.geometry.sample_cubic(CUBIC, geometry.SAMPLES)
+    fitted = geometry.fit_cubic(points)
+    assert len(fitted) == 4
+    for got, want in zip(fitted, CUBIC):
+        assert got == pytest.approx(want, abs=1e-6)
+    # 3-D points (Grease Pencil positions) fit on x, y
+    fitted3 = geometry.fit_cubic([(*p, 0.5) for p in contract.geometry.sample_cubic(CUBIC, 4)])
+    for got, want in zip(fitted3, CUBIC):
+        assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_fit_cubic_is_least_squares_on_noisy_points():
+    points = contract.geometry.sample_cubic(CUBIC, 40)
+    noisy = [(x + (0.3 if i % 2 else -0.3), y) for i, (x, y) in enumerate(points)]
+    fitted = geometry.fit_cubic(noisy)
+    assert fitted[0] == noisy[0] and fitted[3] == noisy[-1]  # the ends are kept
+    again = contract.geometry.sample_cubic(fitted, 40)
+    assert max(abs(a[1] - b[1]) for a, b in zip(again, points)) < 0.5
+    with pytest.raises(ValueError, match="at least 4 points"):
+        geometry.fit_cubic(points[:3])
+
+
+def test_geometry_has_no_copy_of_the_contract():
+    for name in ("bezier", "sample", "radius_profile", "hex_to_rgb", "BRUSHES"):
+        assert not hasattr(geometry, name), name
+
+
+# job_logic.py
+
+
+def test_core_args_use_the_contracts_flags():
+    options = contract.options.RUN_OPTIONS
+    values = {"strokes": 12, "seeds": 2, "preset": "fast", "mask": "off", "stroke_width": 2.5,
+              "color": "#ff0000", "iterations": 0, "backbone": "tiny-random"}
+    args = job_logic.core_args(values, preview_every=5)
+    pairs = dict(zip(args[::2], args[1::2]))
+    assert pairs == {options["strokes"].flag: "12", options["seeds"].flag: "2", options["preset"].flag: "fast",
+                     options["mask"].flag: "off", options["stroke_width"].flag: "2.5",
+                     options["color"].flag: "#ff0000", options["iterations"].flag: "0",
+                     options["backbone"].flag: "tiny-random", "--preview-every": "5"}
+    with pytest.raises(ValueError, match="preset must be one of"):
+        job_logic.core_args({"preset": "slowest"})
+    with pytest.raises(ValueError, match="not a run option"):
+        job_logic.core_args({"levels": 3})
+
+
+def test_core_args_are_accepted_by_the_cli():
+    """The arguments parse with the core's own parser into the values given."""
+    from clipasso_core import cli
+
+    args = job_logic.core_args({"strokes": 7, "seeds": 1, "preset": "paper", "mask": "on", "stroke_width": 4.0,
+                                "color": "#00ff00", "iterations": 12, "backbone": "openai"})
+    parsed = cli.build_parser().parse_args(["sketch", "in.png", "-o", "out.svg", *args])
+    assert (parsed.strokes, parsed.seeds, parsed.preset, parsed.mask, parsed.stroke_width, parsed.color,
+            parsed.iterations, parsed.backbone, parsed.preview_every) == (7, 1, "paper", "on", 4.0, "#00ff00", 12,
+                                                                          "openai", job_logic.PREVIEW_EVERY)
+
+
+def test_init_sketch_is_the_contracts_sketch_json():
+    style = {"width_px": 6.0, "color": "#112233", "opacity": 0.5, "brush": "tapered", "jitter": 0.0}
+    sketch = job_logic.init_sketch(451, 300, [CUBIC, list(reversed(CUBIC))], style)
+    again = contract.formats.Sketch.from_json(sketch.to_json())
+    assert again.width == 451 and again.height == 300 and len(again.strokes) == 2
+    assert again.strokes[0].points == CUBIC
+    assert {(s.width, s.color, s.opacity) for s in again.strokes} == {(6.0, "#112233", 0.5)}
+    with pytest.raises(contract.formats.FormatError):
+        job_logic.init_sketch(451, 300, [[(0.0, 0.0), (1.0, float("nan")), (2, 2), (3, 3)]], style)
+    with pytest.raises(contract.formats.FormatError, match="4 control points"):
+        job_logic.init_sketch(451, 300, [CUBIC[:3]], style)
+
+
+def test_status_and_fraction_of_a_progress_event():
+    progress = contract.events.Progress(iteration=30, total=120, loss=1.5, best_loss=1.23456, elapsed_s=10,
+                                        eta_s=33.4)
+    assert job_logic.fraction(progress) == 0.25
+    text = job_logic.status_text(progress)
+    assert "30/120" in text and "1.235" in text and "33 s left" in text and "Esc" in text
+    assert job_logic.fraction(contract.events.Progress(0, 0, 0, 0, 0, 0)) == 0.0
+
+
+@pytest.mark.parametrize("cancel, shows, done, failure, state", [
+    (False, True, True, None, "FINISHED"),
+    (False, False, True, None, "FINISHED"),     # no preview before the end: the result is shown then
+    (False, True, False, "boom", "FAILED"),
+    (False, True, True, "boom", "FAILED"),
+    (False, False, False, None, "FAILED"),      # exited without done or a message
+    (True, False, True, None, "CANCELLED"),     # Esc before the first strokes: scene as it was
+    (True, False, False, "cancelled before the optimisation", "CANCELLED"),
+    (True, True, True, None, "FINISHED"),       # Esc after a preview: keep the best so far
+    (True, True, False, None, "CANCELLED"),     # Esc and no result came back
+])
+def test_end_state(cancel, shows, done, failure, state):
+    assert job_logic.end_state(cancel, shows, done, failure) == state
