@@ -2,8 +2,7 @@
 sketch, the status line, and how a run ends. Everything exchanged with the core is the contract's."""
 from __future__ import annotations
 
-from .contract import events, formats
-from .contract.options import RUN_OPTIONS
+from .contract import events, formats, options
 
 RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
 """A job's states: running; ended with strokes in the scene; ended leaving the scene as it was
@@ -13,16 +12,9 @@ PREVIEW_EVERY = 10
 
 
 def core_args(values: dict, preview_every: int = PREVIEW_EVERY) -> list[str]:
-    """The ``clipasso sketch`` arguments for run options keyed by their ``RUN_OPTIONS`` names."""
-    args = []
-    for name, value in values.items():
-        option = RUN_OPTIONS.get(name)
-        if option is None:
-            raise ValueError(f"not a run option of the clipasso core: {name}")
-        if option.choices and value not in option.choices:
-            raise ValueError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
-        args += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    return args + ["--preview-every", str(preview_every)]
+    """The ``clipasso sketch`` arguments for run options keyed by their ``RUN_OPTIONS`` names
+    (``options.run_arguments``: checked, 0 seeds/iterations left to the preset), plus previews."""
+    return options.run_arguments(values) + ["--preview-every", str(preview_every)]
 
 
 def init_sketch(width: float, height: float, centrelines, style: dict) -> formats.Sketch:

@@ -35,9 +35,8 @@ def _reason(exc: OSError, path: Path) -> str:
     return exc.strerror or str(exc)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the complete new one."""
-    path = Path(path)
+def _write_temp(path: Path, data: bytes) -> str:
+    """A complete temp file with ``data`` next to ``path`` (InputError naming ``path`` on failure)."""
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -49,16 +48,43 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise InputError(f"could not write {path}: {_reason(exc, path)}") from None
-    finally:
+        return tmp
+    except BaseException as exc:
         if tmp is not None:
+            _remove(tmp)
+        if isinstance(exc, OSError):
+            raise InputError(f"could not write {path}: {_reason(exc, path)}") from None
+        raise
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def write_files(files: dict) -> None:
+    """Write several files {path: bytes} all or none: every temp file is complete before the first
+    is renamed into place, so a failure (a full disk, say) leaves none of them written."""
+    temps: dict[Path, str] = {}
+    try:
+        for path, data in files.items():
+            temps[Path(path)] = _write_temp(Path(path), data)
+        for path, tmp in list(temps.items()):
             try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise InputError(f"could not write {path}: {_reason(exc, path)}") from None
+            del temps[path]
+    finally:
+        for tmp in temps.values():
+            _remove(tmp)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the complete new one."""
+    write_files({path: data})
 
 
 def check_writable(path: str | os.PathLike) -> None:

@@ -27,16 +27,23 @@ from .errors import ClipassoError, InputError
 
 
 class Reporter:
-    """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing."""
+    """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing. When the reader of
+    the JSON lines goes away (a closed pipe), the run is cancelled (``cancel``) and goes quiet."""
 
     def __init__(self, mode: str):
         self.mode = mode
         self.bar = None
+        self.cancel = threading.Event()
 
     def emit(self, event) -> None:
         if self.mode == "json":
-            sys.stdout.write(events.to_line(event) + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(events.to_line(event) + "\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, ValueError):
+                self.mode = "none"
+                self.cancel.set()
+                sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail
         elif self.mode == "bar":
             self._bar(event)
 
@@ -66,21 +73,29 @@ class Reporter:
         sys.stderr.write(f"clipasso: error: {message}\n")
 
 
-def _add_option(parser, name: str, kind, default=argparse.SUPPRESS, **extra) -> None:
+def _add_option(parser, name: str, kind) -> None:
     """An argparse option from the contract's RUN_OPTIONS (its flag, help, choices and default)."""
     option = RUN_OPTIONS[name]
-    default = option.default if default is argparse.SUPPRESS else default
-    shown = "the preset's" if default is None else default
-    parser.add_argument(option.flag, dest=name, type=kind, default=default,
-                        choices=list(option.choices) or None, help=f"{option.help} (default: {shown})",
-                        **extra)
+    parser.add_argument(option.flag, dest=name, type=kind, default=option.default,
+                        choices=list(option.choices) or None, help=f"{option.help} (default: {option.default})")
+
+
+class UsageError(InputError):
+    """A command line argparse refuses."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors go through the reporter like any bad input: one line (and an ``error`` event)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clipasso", description="Turn a picture of an object into a line sketch.")
+    parser = _Parser(prog="clipasso", description="Turn a picture of an object into a line sketch.")
     parser.add_argument("--version", action="version",
                         version=f"clipasso {__version__} (protocol {events.PROTOCOL_VERSION})")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("info", help="print the version and protocol as one JSON event (for integrations)")
     s = sub.add_parser("sketch", help="sketch an image into an SVG")
     s.add_argument("input", nargs="?", help="image file (default: the bundled example, a cat photo)")
@@ -88,9 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", dest="json_out", help="also write the sketch JSON (editor exchange format)")
     s.add_argument("--save-raster", help="also write the optimiser's own raster (224 px canvas) as PNG")
     _add_option(s, "strokes", int)
-    _add_option(s, "seeds", int, default=None)
+    _add_option(s, "seeds", int)
     s.add_argument("--seed", type=int, default=0, help="first seed (default 0; others +1000, +2000, ...)")
-    _add_option(s, "iterations", int, default=None)
+    _add_option(s, "iterations", int)
     _add_option(s, "preset", str)
     _add_option(s, "stroke_width", float)
     _add_option(s, "color", str)
@@ -114,7 +129,7 @@ def _config(args: argparse.Namespace):
     from .config import SketchConfig
 
     return SketchConfig(
-        strokes=args.strokes, preset=args.preset, seeds=args.seeds, iterations=args.iterations or None,
+        strokes=args.strokes, preset=args.preset, seeds=args.seeds or None, iterations=args.iterations or None,
         seed=args.seed, canvas_stroke_width=args.stroke_width, color=args.color, opacity=args.opacity,
         mask=args.mask, mask_model=args.mask_model, device=args.device, backbone=args.backbone,
         clip_weights=args.clip_weights, saliency_weights=args.saliency_weights, init=args.init,
@@ -138,9 +153,9 @@ def _watch_parent(cancel: threading.Event) -> None:
 
     def stdin_closed():
         try:  # the raw descriptor: a daemon thread blocked in a buffered read aborts the shutdown
-            while os.read(sys.stdin.fileno(), 4096):
+            while os.read(0, 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:  # no stdin at all counts as closed
             pass
         cancel.set()
 
@@ -154,9 +169,9 @@ def _watch_parent(cancel: threading.Event) -> None:
 
 
 def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
-    from .atomic import write_bytes, write_text
+    from .atomic import write_files
     from .backbones import PROFILES
-    from .pipeline import EXAMPLE_IMAGE, canvas_png, resolve_device, sketch
+    from .pipeline import EXAMPLE_IMAGE, canvas_png, read_init, resolve_device, sketch
     from .svg import to_svg
 
     config = _config(args)
@@ -166,7 +181,8 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     raster_path = _check_output(args.save_raster, ".png") if args.save_raster else None
     if args.input is not None and not Path(args.input).is_file():
         raise InputError(f"input image not found: {args.input}")
-    cancel = threading.Event()
+    init_strokes = len(read_init(config.init).strokes) if config.init else config.strokes
+    cancel = reporter.cancel
 
     def on_signal(signum, frame):
         cancel.set()
@@ -176,7 +192,7 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
             signal.signal(sig, on_signal)
     if args.watch_parent:
         _watch_parent(cancel)
-    reporter.emit(events.Start(__version__, str(args.input or EXAMPLE_IMAGE), config.strokes,
+    reporter.emit(events.Start(__version__, str(args.input or EXAMPLE_IMAGE), init_strokes,
                                config.seed_count, config.resolved_preset().iterations, config.preset,
                                config.backbone))
     if PROFILES[config.backbone].random:
@@ -187,11 +203,12 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
         # (integrations such as Inkscape turn any stderr output into an error dialog)
         warnings.simplefilter("ignore")
         result = sketch(args.input, config, progress=reporter.emit, cancel=cancel)
-    write_text(svg_path, to_svg(result))
+    files = {svg_path: to_svg(result).encode("utf-8")}
     if json_path:
-        write_text(json_path, result.to_json())
+        files[json_path] = result.to_json().encode("utf-8")
     if raster_path:
-        write_bytes(raster_path, canvas_png(result))
+        files[raster_path] = canvas_png(result)
+    write_files(files)
     cancelled = bool(result.metadata.get("cancelled"))
     reporter.emit(events.Done(str(svg_path), result.metadata["final_loss"], result.metadata["seed"],
                               result.metadata["iterations"], cancelled,
@@ -202,13 +219,16 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
 
 def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> int:
     """Run the command; ``interrupted_at_start``: a Ctrl-C came while the command was loading."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "info":
-        sys.stdout.write(events.to_line(events.Info(__version__)) + "\n")
-        return 0
-    reporter = Reporter(getattr(args, "progress", "bar"))
+    argv = sys.argv[1:] if argv is None else argv
+    pairs = zip(argv, argv[1:] + [""])
+    json_mode = any(a == "--progress=json" or (a, b) == ("--progress", "json") for a, b in pairs)
+    reporter = Reporter("json" if json_mode else "bar")  # until the arguments are parsed
     try:
+        args = build_parser().parse_args(argv)
+        if args.command == "info":
+            sys.stdout.write(events.to_line(events.Info(__version__)) + "\n")
+            return 0
+        reporter.mode = args.progress
         if interrupted_at_start:
             raise KeyboardInterrupt
         return run_sketch(args, reporter)

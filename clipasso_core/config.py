@@ -6,11 +6,16 @@ import re
 from dataclasses import dataclass, replace
 
 from .backbones import PROFILES
-from .contract.options import MAX_ITERATIONS, RUN_OPTIONS
+from .contract.formats import FormatError, check_color
+from .contract.options import MAX_ITERATIONS, MAX_SEEDS, RUN_OPTIONS
 from .errors import InputError
 from .masking import MASK_MODES
 
 _DEFAULT = {name: option.default for name, option in RUN_OPTIONS.items()}
+SEED_STRIDE = 1000
+"""Seed k of a run with --seed s uses s + k x 1000 (the original's 0, 1000, 2000)."""
+MAX_SEED = 2 ** 31 - 1 - SEED_STRIDE * MAX_SEEDS
+"""Largest --seed: every seed of the run stays a valid 32-bit seed."""
 
 CANVAS = 224
 """Side (px) of the square working canvas, the CLIP input size."""
@@ -93,10 +98,12 @@ class SketchConfig:
         if self.iterations is not None:
             _whole("iterations", self.iterations, 1, MAX_ITERATIONS)
         _number("stroke width (--width)", self.canvas_stroke_width, RUN_OPTIONS["stroke_width"])
-        if not (isinstance(self.opacity, (int, float)) and 0 < self.opacity <= 1):
-            raise InputError(f"opacity must be in (0, 1], got {self.opacity!r}")
-        if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.color or ""):
-            raise InputError(f"colour must look like #rrggbb, got {self.color!r}")
+        _number("opacity", self.opacity, RUN_OPTIONS["opacity"])
+        try:
+            check_color(self.color, "stroke")
+        except FormatError as exc:
+            raise InputError(str(exc)) from None
+        _whole("seed", self.seed, 0, MAX_SEED)
         if self.mask not in MASK_MODES:
             raise InputError(f"unknown mask mode {self.mask!r} (choose from {', '.join(MASK_MODES)})")
         if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):

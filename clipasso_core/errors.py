@@ -14,3 +14,9 @@ class InputError(ClipassoError):
 
 class ModelUnavailableError(ClipassoError):
     """Model weights are neither cached nor downloadable (offline), or a weights file is bad."""
+
+
+class Cancelled(ClipassoError):
+    """Cancelled before the optimisation started: there is no sketch, nothing was written."""
+
+    exit_code = 3

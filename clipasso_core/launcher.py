@@ -2,7 +2,7 @@
 
 Loading the pipeline loads torch, which takes seconds; a Ctrl-C in that time is held and then ends
 the run like any early cancel (one line, exit code 3, nothing written) instead of a traceback.
-``clipasso info`` loads no torch.
+``clipasso info`` and ``--help`` load no torch.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .cli import main as cli_main
 
-        if "info" not in args[:1]:
+        if args[:1] == ["sketch"] and not {"-h", "--help"} & set(args):
             import_module(".pipeline", __package__)
     finally:
         signal.signal(signal.SIGINT, previous)

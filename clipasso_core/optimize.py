@@ -30,7 +30,7 @@ from .rasterizer import render
 
 
 @dataclass
-class Progress:
+class StepReport:
     """What the optimiser reports after each step."""
 
     iteration: int
@@ -275,7 +275,7 @@ class PointsTrainer:
 
 
 def optimize(points: torch.Tensor, style: StrokeStyle, objective: Objective, preset: Preset,
-             rngs: list[np.random.Generator], on_progress: Callable[[Progress], None] | None = None,
+             rngs: list[np.random.Generator], on_progress: Callable[[StepReport], None] | None = None,
              cancelled: Callable[[], bool] = lambda: False,
              timings: dict[str, float] | None = None) -> OptimizationResult:
     """Optimise points [B, S, 4, 2] (canvas px) of B seeds, drawn in ``style``, against ``objective``.
@@ -311,7 +311,7 @@ def optimize(points: torch.Tensor, style: StrokeStyle, objective: Objective, pre
             tracker.prune_to_leader()
         if on_progress:
             leader = tracker.leader
-            on_progress(Progress(step + 1, preset.iterations, ClipLoss.step_loss(pair_loss).mean().item(),
+            on_progress(StepReport(step + 1, preset.iterations, ClipLoss.step_loss(pair_loss).mean().item(),
                                  tracker.best_loss[leader], tracker.best[leader], time.perf_counter() - start))
         if not tracker.active:
             break

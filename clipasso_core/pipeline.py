@@ -16,22 +16,20 @@ import torch
 from . import __version__
 from .backbones import PROFILES, load_encoder
 from .canvas import CanvasTransform, pad_and_resize
-from .config import CANVAS, SketchConfig
+from .config import CANVAS, SEED_STRIDE, SketchConfig
 from .contract import events
 from .contract.geometry import hex_to_rgb
-from .errors import InputError
+from .errors import Cancelled, InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
-from .optimize import ClipObjective, OptimizationResult, Progress, StrokeStyle, optimize
+from .optimize import ClipObjective, OptimizationResult, StepReport, StrokeStyle, optimize
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
 from .contract.formats import Sketch, Stroke
 from .svg import from_svg
 
 EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"
-SEED_STRIDE = 1000
-"""Seed k of a run with --seed s uses s + k x 1000 (the original's 0, 1000, 2000)."""
 
 
 class RandomWeightsWarning(UserWarning):
@@ -87,8 +85,10 @@ def read_init(path: str) -> Sketch:
         text = read_text(path, "--init file").lstrip("\ufeff")  # refused above MAX_FILE_BYTES
     except FormatError as exc:
         raise InputError(str(exc)) from None
+    suffix = Path(path).suffix.lower()
+    as_json = suffix == ".json" or (suffix != ".svg" and text.lstrip().startswith("{"))
     try:
-        init = Sketch.from_json(text) if text.lstrip().startswith("{") else from_svg(text)
+        init = Sketch.from_json(text) if as_json else from_svg(text)
         check_stroke_count(len(init.strokes), "it")  # at most MAX_STROKES
     except (FormatError, InputError) as exc:
         raise InputError(f"--init file {path}: {exc}") from None
@@ -100,8 +100,12 @@ def read_init(path: str) -> Sketch:
 def _init_points(init: Sketch, transform: CanvasTransform) -> np.ndarray:
     """Control points [S, 4, 2] (canvas px) of an init sketch, scaled from its own size to the image's."""
     sx, sy = transform.width / init.width, transform.height / init.height
-    return np.array([[transform.to_canvas(x * sx, y * sy) for x, y in s.points] for s in init.strokes],
-                    dtype=np.float32)
+    points = np.array([[transform.to_canvas(x * sx, y * sy) for x, y in s.points] for s in init.strokes],
+                      dtype=np.float32)
+    if not np.isfinite(points).all():
+        raise InputError(f"the --init sketch's size ({init.width:g} x {init.height:g}) is degenerate: "
+                         "its strokes do not scale onto the image")
+    return points
 
 
 def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepared, device: torch.device,
@@ -153,13 +157,14 @@ def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
 
 
 def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchConfig | None = None,
-           progress: Callable[[dict], None] | None = None,
+           progress: Callable[[events.Event], None] | None = None,
            cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> Sketch:
     """Sketch an image (a path, a ``LoadedImage``, or None for the bundled example).
 
     progress receives ``contract.events`` objects: ``Progress`` after every step and ``Preview``
-    (the best strokes so far) every ``config.preview_every`` steps. Setting ``cancel`` stops the run; the best sketch so far is
-    returned with ``metadata["cancelled"] = True``. ``timings`` (benchmarks): a dict that receives
+    (the best strokes so far) every ``config.preview_every`` steps. Setting ``cancel`` stops the run:
+    once the optimisation has run a step, the best sketch so far is returned with
+    ``metadata["cancelled"] = True``; before that (loading, masking, init), ``Cancelled`` is raised. ``timings`` (benchmarks): a dict that receives
     seconds per phase ("render", "loss", "eval", see ``optimize``).
     """
     config = (config or SketchConfig()).validate()
@@ -170,18 +175,26 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
                       f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=2)
     device = resolve_device(config.device)
     started = time.perf_counter()
+
+    def stop_if_cancelled() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled before the optimisation started; nothing written")
+
     init = read_init(config.init) if config.init else None
     prepared = prepare(image, config)
+    stop_if_cancelled()
     seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
     torch.manual_seed(config.seed)
     points = _initial_points(config, init, prepared, device, seeds)
+    stop_if_cancelled()
     bf16 = preset.precision == "auto" and bf16_supported(device)
     loss = ClipLoss(load_encoder(profile, "loss", config.clip_weights).to(device), bf16=bf16)
+    stop_if_cancelled()
     strokes = points.shape[1]
     widths = torch.full((strokes,), float(config.canvas_stroke_width), device=device)
     colors = torch.tensor(_rgba(config.color, config.opacity), device=device).expand(strokes, 4)
 
-    def on_progress(p: Progress) -> None:
+    def on_progress(p: StepReport) -> None:
         if progress is None:
             return
         eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
@@ -195,6 +208,8 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
         points, StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS),
         ClipObjective(loss, prepared.target.to(device), preset, rngs[0]), preset, rngs,
         on_progress, cancel.is_set if cancel else (lambda: False), timings)
+    if result.cancelled and max(result.iterations) == 0:
+        stop_if_cancelled()
     winner = int(np.argmin(result.losses))
     metadata = {
         "generator": "clipasso", "version": __version__, "strokes": strokes, "seed": seeds[winner],

@@ -17,7 +17,8 @@ import inkex
 
 from clipasso_contract.client import CoreError
 from clipasso_contract.geometry import rgb_to_hex
-from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS
+from clipasso_contract.formats import FormatError
+from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
 from clipasso_bridge import SKETCH_ATTR, STROKE_ATTR, core_command, cubic_d, image_placement, run_core
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
@@ -74,11 +75,12 @@ class SketchFromImage(inkex.EffectExtension):
     def _core_options(self):
         o = self.options
         values = {"strokes": o.strokes, "seeds": o.seeds, "preset": o.preset, "mask": o.mask,
-                  "stroke_width": o.stroke_width, "backbone": o.backbone,
+                  "stroke_width": o.stroke_width, "backbone": o.backbone, "iterations": o.iterations,
                   "color": rgb_to_hex(o.color.to_rgb().to_floats())}
-        if o.iterations > 0:
-            values["iterations"] = o.iterations
-        return [arg for name, value in values.items() for arg in (RUN_OPTIONS[name].flag, str(value))]
+        try:
+            return run_arguments(values)
+        except FormatError as exc:
+            raise inkex.AbortExtension(f"Invalid setting: {exc}")
 
     def _image_file(self, image, folder):
         """A file holding the image's pixels: the decoded data URI, or the linked file."""

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from clipasso_core import atomic
-from clipasso_core.atomic import check_writable, write_bytes, write_text
+from clipasso_core.atomic import check_writable, write_bytes, write_files, write_text
 from clipasso_core.errors import InputError
 
 
@@ -104,3 +104,12 @@ def test_check_writable_fails_as_the_write_would(tmp_path, name, message):
         check_writable("/proc/x.svg")
     check_writable(tmp_path / "fine.svg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder"]
+
+
+def test_write_files_is_all_or_none(tmp_path):
+    with pytest.raises(InputError, match="could not write /proc/x.json"):
+        write_files({tmp_path / "a.svg": b"svg", "/proc/x.json": b"{}"})
+    assert list(tmp_path.iterdir()) == []
+    write_files({tmp_path / "a.svg": b"svg", tmp_path / "a.json": b"{}"})
+    assert (tmp_path / "a.svg").read_bytes() == b"svg" and (tmp_path / "a.json").read_bytes() == b"{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.svg"]

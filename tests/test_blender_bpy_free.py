@@ -102,7 +102,7 @@ def test_core_args_use_the_contracts_flags():
     pairs = dict(zip(args[::2], args[1::2]))
     assert pairs == {options["strokes"].flag: "12", options["seeds"].flag: "2", options["preset"].flag: "fast",
                      options["mask"].flag: "off", options["stroke_width"].flag: "2.5",
-                     options["color"].flag: "#ff0000", options["iterations"].flag: "0",
+                     options["color"].flag: "#ff0000",  # 0 iterations: the preset's, left out
                      options["backbone"].flag: "tiny-random", "--preview-every": "5"}
     with pytest.raises(ValueError, match="preset must be one of"):
         job_logic.core_args({"preset": "slowest"})

@@ -205,3 +205,52 @@ def test_unwritable_output_exits_2_with_one_message(cli_env):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clipasso: error: could not write /proc/x.svg: ")
     assert "Traceback" not in run.stderr and [e["event"] for e in events(run.stdout)] == ["error"]
+
+
+# --- the protocol's edges: usage errors, the reader going away, cancel before the optimisation ---
+
+
+def test_usage_error_in_json_mode_is_one_error_event(cli_env):
+    run = clipasso(["sketch", "--strokes", "abc", "--progress", "json"], cli_env)
+    assert run.returncode == 2
+    assert [e["event"] for e in events(run.stdout)] == ["error"] and "invalid int value" in run.stdout
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("clipasso: error: argument --strokes")
+
+
+def test_stdin_closed_with_watch_parent_cancels_before_anything_is_written(tmp_path, cli_env):
+    out = tmp_path / "x.svg"
+    run = clipasso(["sketch", "-o", str(out), "--watch-parent", "--iterations", "5000", "--seeds", "1", *FAST],
+                   cli_env, stdin=subprocess.DEVNULL)
+    assert run.returncode == 3, run.stderr
+    evs = events(run.stdout)
+    assert evs[-1]["event"] == "error" and evs[-1]["code"] == 3 and "nothing written" in evs[-1]["message"]
+    assert not out.exists() and "Traceback" not in run.stderr
+
+
+def test_reader_going_away_cancels_the_run_quietly(tmp_path, cli_env):
+    out = tmp_path / "x.svg"
+    proc = subprocess.Popen([sys.executable, "-m", "clipasso_core", "sketch", "-o", str(out), "--iterations", "5000",
+                             "--seeds", "1", *FAST], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "progress":
+            break
+    proc.stdout.close()  # like `clipasso ... | head -3`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 3 and "Traceback" not in err
+    assert out.exists()  # it was cancelled after the optimisation started: the best so far is kept
+
+
+def test_inkscape_edited_svg_loads_with_init_and_refines(tmp_path, cli_env):
+    from test_svg import INKSCAPE_SVG
+
+    init = tmp_path / "edited.svg"
+    init.write_text(INKSCAPE_SVG)
+    out = tmp_path / "refined.svg"
+    run = clipasso(["sketch", "--init", str(init), "-o", str(out), "--iterations", "3", "--seeds", "1", *FAST],
+                   cli_env)
+    assert run.returncode == 0, run.stderr
+    start = events(run.stdout)[0]
+    count = len(from_svg(INKSCAPE_SVG).strokes)
+    assert start["event"] == "start" and start["strokes"] == count
+    refined = from_svg(out.read_text())
+    assert len(refined.strokes) == count and refined.metadata["init"] is True

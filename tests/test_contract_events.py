@@ -53,3 +53,26 @@ def test_contract_imports_without_torch_or_numpy():
             "print(c.PROTOCOL_VERSION)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(events.PROTOCOL_VERSION)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"protocol": 1, "event": "progress", "iteration": 1, "total": 2, "loss": None, "best_loss": 1,
+      "elapsed_s": 0, "eta_s": 0}, "loss must be a number"),
+    ({"protocol": 1, "event": "done", "svg": "a.svg", "loss": 1, "seed": 0, "iterations": 1,
+      "cancelled": "no"}, "cancelled must be true or false"),
+    ({"protocol": 1, "event": "error", "message": 3, "code": 2}, "message must be text"),
+    ({"protocol": 1, "event": "preview", "iteration": 1, "sketch": {"format": "x"}}, "malformed preview"),
+    ({"event": "progress"}, "not a clipasso progress event"),
+])
+def test_malformed_events_are_refused_field_by_field(data, message):
+    with pytest.raises(FormatError, match=message) as caught:
+        events.from_dict(data)
+    assert not isinstance(caught.value, events.ProtocolMismatch)
+
+
+def test_numbers_are_converted_to_the_field_type_and_unknown_events_keep_their_data():
+    progress = events.from_dict({"protocol": 1, "event": "progress", "iteration": 1, "total": 2, "loss": 3,
+                                 "best_loss": 1, "elapsed_s": 0, "eta_s": 0})
+    assert isinstance(progress.loss, float) and progress.loss == 3.0
+    data = {"protocol": 1, "event": "frame", "index": 3}
+    assert events.to_dict(events.from_dict(data)) == data

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -58,6 +59,9 @@ def document(**stroke_changes) -> str:
     (document(opacity=1.5), "opacity must be <= 1"),
     (document(color="black"), "#rrggbb"),
     (document(color=None), "#rrggbb"),
+    (document(points=5), "points must be a list"),
+    (json.dumps({"format": "clipasso-sketch", "version": 1, "width": 1, "height": 1, "strokes": [{}]}),
+     "lacks points, width, color, opacity"),
     ('{"format": "clipasso-sketch", "version": 1, "width": 0, "height": 10, "strokes": []}', "width must be > 0"),
     ('{"format": "clipasso-sketch", "version": 1, "width": 10, "height": 10, "strokes": [3]}', "not an object"),
     ("[" * 100000 + "]" * 100000, "malformed sketch JSON"),
@@ -78,8 +82,13 @@ def test_read_text_refuses_big_and_unreadable_files(tmp_path):
     big = tmp_path / "big.json"
     with open(big, "wb") as handle:
         handle.truncate(MAX_FILE_BYTES + 1)
-    with pytest.raises(FormatError, match="limit is"):
+    with pytest.raises(FormatError, match="larger than the limit"):
         read_text(big, "--init file")
+    with pytest.raises(FormatError, match="not a regular file"):
+        read_text("/dev/zero", "--init file")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(FormatError, match="not a regular file"):  # would block forever if opened
+        read_text(tmp_path / "fifo", "--init file")
     with pytest.raises(FormatError, match="could not read --init file"):
         read_text(tmp_path / "missing.json", "--init file")
     (tmp_path / "latin.json").write_bytes(b"\xff\xfe{")

@@ -2,11 +2,14 @@
 command line agree with it (the editors' dialogs are checked against it in their own tests)."""
 from __future__ import annotations
 
+import pytest
+
 from clipasso_core.backbones import PROFILES
 from clipasso_core.cli import build_parser
 from clipasso_core.config import PRESETS, SketchConfig
 from clipasso_core.contract.options import BACKBONES, EDITOR_BACKBONES, MASK_MODES, PRESETS as PRESET_NAMES
-from clipasso_core.contract.options import RUN_OPTIONS
+from clipasso_core.contract.formats import FormatError
+from clipasso_core.contract.options import RUN_OPTIONS, run_arguments
 from clipasso_core.masking import MASK_MODES as CORE_MASK_MODES
 
 
@@ -14,7 +17,7 @@ def test_core_registries_list_the_contract_names():
     assert set(PRESETS) == set(PRESET_NAMES)
     assert set(PROFILES) == set(BACKBONES) and set(EDITOR_BACKBONES) <= set(BACKBONES)
     assert tuple(CORE_MASK_MODES) == MASK_MODES
-    assert PRESETS[RUN_OPTIONS["preset"].default].seeds == RUN_OPTIONS["seeds"].default
+    assert RUN_OPTIONS["seeds"].default == 0 and RUN_OPTIONS["iterations"].default == 0  # the preset's
 
 
 def test_config_and_command_line_defaults_come_from_the_contract():
@@ -28,6 +31,18 @@ def test_config_and_command_line_defaults_come_from_the_contract():
     for name, option in RUN_OPTIONS.items():
         action = actions[name]
         assert option.flag in action.option_strings
-        if name not in ("seeds", "iterations"):  # these default to the preset's on the command line
-            assert action.default == option.default, name
+        assert action.default == option.default, name
         assert tuple(action.choices or ()) == option.choices, name
+
+
+def test_run_arguments_check_every_value_against_the_table():
+    args = run_arguments({"strokes": 8, "seeds": 0, "iterations": 0, "preset": "fast",
+                          "stroke_width": 2.5, "color": "#FF0000", "backbone": "tiny-random"})
+    assert args == ["--strokes", "8", "--preset", "fast", "--width", "2.5", "--color", "#ff0000",
+                    "--backbone", "tiny-random"]  # 0 seeds/iterations: the preset's, left out
+    assert build_parser().parse_args(["sketch", *args]).stroke_width == 2.5
+    for values, message in (({"strokes": 0}, "strokes must be >= 1"), ({"preset": "slow"}, "preset must be one of"),
+                            ({"stroke_width": float("nan")}, "finite"), ({"color": "red"}, "#rrggbb"),
+                            ({"size": 3}, "not a run option")):
+        with pytest.raises(FormatError, match=message):
+            run_arguments(values)

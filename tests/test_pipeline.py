@@ -78,3 +78,26 @@ def test_init_file_reader_turns_every_problem_into_one_input_error(tmp_path):
             path.write_text(content)
         with pytest.raises(InputError, match=f"--init file {path}"):
             read_init(str(path))
+
+
+def test_cancel_before_the_first_step_raises_cancelled_and_returns_nothing():
+    from clipasso_core.errors import Cancelled
+
+    cancel = threading.Event()
+    cancel.set()
+    config = SketchConfig(strokes=4, seeds=1, iterations=5, mask="off", backbone="tiny-random")
+    with pytest.raises(Cancelled, match="nothing written") as caught:
+        sketch(EXAMPLE_IMAGE, config, cancel=cancel)
+    assert caught.value.exit_code == 3
+
+
+def test_degenerate_init_size_is_one_clear_error(tmp_path):
+    tiny = tmp_path / "tiny.json"
+    tiny.write_text(Sketch(1e-300, 1e-300, [Stroke([(0, 0), (10, 0), (0, 10), (10, 10)])]).to_json())
+    config = SketchConfig(strokes=1, seeds=1, iterations=1, mask="off", backbone="tiny-random", init=str(tiny))
+    with pytest.raises(InputError, match="degenerate"):
+        sketch(EXAMPLE_IMAGE, config)
+    wrong = tmp_path / "bad.json"
+    wrong.write_text("[1, 2")
+    with pytest.raises(InputError, match="malformed sketch JSON"):
+        read_init(str(wrong))

@@ -57,9 +57,9 @@ def check_core(command: list[str], timeout: float = 120) -> str:
     lines = out.stdout.strip().splitlines()
     try:
         info = events.from_line(lines[-1]) if lines else None
-    except FormatError as exc:
-        if '"protocol"' in lines[-1]:
-            raise CoreError(str(exc)) from None
+    except events.ProtocolMismatch as exc:
+        raise CoreError(str(exc)) from None
+    except FormatError:
         info = None
     if out.returncode != 0 or not isinstance(info, events.Info):
         detail = (out.stderr.strip().splitlines() or [out.stdout.strip() or "no output"])[-1]
@@ -108,11 +108,13 @@ class CoreRun:
                 continue
             try:
                 event = events.from_line(line)
-            except FormatError as exc:
-                if '"protocol"' in line and not self.error:  # another protocol version: stop it
+            except events.ProtocolMismatch as exc:
+                if not self.error:  # another protocol version: nothing it says can be read
                     self.error = str(exc)
                     self.cancel()
-                continue  # stray library output on stdout is not an event
+                continue
+            except FormatError:
+                continue  # stray library output on stdout, or a malformed event: not for us
             if isinstance(event, events.Error) and not self.error:
                 self.error = event.message
             elif isinstance(event, events.Done):
@@ -189,7 +191,6 @@ def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=No
             if on_event is not None:
                 on_event(event)
     except queue.Empty:
-        run.close()
         raise CoreError(f"the clipasso core reported nothing for {timeout:g} s and was stopped") from None
     finally:
         run.close()

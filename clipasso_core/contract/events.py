@@ -6,12 +6,16 @@ in ``EVENTS``. PROTOCOL.md documents each event; this table is the only definiti
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Union
 
 from .formats import FormatError, Sketch
 
 PROTOCOL_VERSION = 1
+
+
+class ProtocolMismatch(FormatError):
+    """The other side speaks another protocol version."""
 
 
 @dataclass
@@ -111,8 +115,32 @@ EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Previ
 Event = Union[Info, Start, WarningMessage, Progress, Preview, Done, Error, Unknown]
 
 
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _typed(name: str, value, annotation: str):
+    """``value`` as the field's type (``int``, ``float``, ``str``, ``bool``, optionally ``| None``)."""
+    optional = annotation.endswith("| None")
+    if value is None and optional:
+        return None
+    kind = _TYPES[annotation.replace("| None", "").strip()]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be true or false, got {value!r}")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be text, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return kind(value)
+
+
 def to_dict(event: Event) -> dict:
     """The JSON object of an event (with ``protocol`` and ``event``); None fields are left out."""
+    if isinstance(event, Unknown):
+        return dict(event.data)
     body = event.to_fields() if hasattr(event, "to_fields") else asdict(event)
     return {"protocol": PROTOCOL_VERSION, "event": event.name,
             **{k: v for k, v in body.items() if v is not None}}
@@ -124,10 +152,10 @@ def to_line(event: Event) -> str:
 
 def from_dict(data: dict) -> Event:
     """The typed event of a JSON object; FormatError when it is not one of this protocol's."""
-    if not isinstance(data, dict) or "event" not in data:
+    if not isinstance(data, dict) or "event" not in data or "protocol" not in data:
         raise FormatError("not a clipasso progress event")
-    if data.get("protocol") != PROTOCOL_VERSION:
-        raise FormatError(f"the clipasso core speaks progress protocol {data.get('protocol')!r}; this "
+    if data["protocol"] != PROTOCOL_VERSION:
+        raise ProtocolMismatch(f"the clipasso core speaks progress protocol {data.get('protocol')!r}; this "
                           f"side needs protocol {PROTOCOL_VERSION}: update the core or the editor add-on")
     cls = EVENTS.get(data["event"])
     if cls is None:
@@ -137,9 +165,14 @@ def from_dict(data: dict) -> Event:
             return cls.from_fields(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"malformed {cls.name} event: {exc}") from None
-    names = {f.name for f in fields(cls)}
     try:
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {}
+        for f in fields(cls):
+            if f.name in data:
+                values[f.name] = _typed(f.name, data[f.name], f.type)
+            elif f.default is MISSING:
+                raise TypeError(f"{f.name} is missing")
+        return cls(**values)
     except TypeError as exc:
         raise FormatError(f"malformed {cls.name} event: {exc}") from None
 

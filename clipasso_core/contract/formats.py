@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 
 SKETCH_FORMAT = "clipasso-sketch"
@@ -51,8 +52,15 @@ def check_number(value, what: str, minimum: float | None = None, maximum: float 
     return number
 
 
+def check_color(value, what: str) -> str:
+    """``value`` as a lower-case "#rrggbb", else FormatError naming ``what``."""
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise FormatError(f"{what} colour must look like #rrggbb, got {value!r}")
+    return value.lower()
+
+
 def check_stroke_count(count: int, source: str) -> int:
-    """``count`` strokes are allowed (1..MAX_STROKES), else FormatError naming their ``source``."""
+    """``count`` strokes are not more than MAX_STROKES, else FormatError naming their ``source``."""
     if count > MAX_STROKES:
         raise FormatError(f"{source} has {count} strokes; the limit is {MAX_STROKES}")
     return count
@@ -76,11 +84,12 @@ class Stroke:
     def from_dict(cls, data: dict, where: str = "stroke") -> "Stroke":
         if not isinstance(data, dict):
             raise FormatError(f"{where} is not an object")
-        try:
-            raw = list(data["points"])
-            width, color, opacity = data["width"], data["color"], data["opacity"]
-        except (KeyError, TypeError) as exc:
-            raise FormatError(f"{where} lacks {exc}") from None
+        missing = [key for key in ("points", "width", "color", "opacity") if key not in data]
+        if missing:
+            raise FormatError(f"{where} lacks {', '.join(missing)}")
+        raw, width, color, opacity = data["points"], data["width"], data["color"], data["opacity"]
+        if not isinstance(raw, list):
+            raise FormatError(f"{where} points must be a list of 4 [x, y], got {raw!r}")
         if len(raw) != 4:
             raise FormatError(f"{where} needs exactly 4 control points, has {len(raw)}")
         points = []
@@ -88,10 +97,8 @@ class Stroke:
             if not isinstance(p, (list, tuple)) or len(p) != 2:
                 raise FormatError(f"{where} has a control point that is not [x, y]: {p!r}")
             points.append((check_number(p[0], f"{where} x"), check_number(p[1], f"{where} y")))
-        if not isinstance(color, str) or not _HEX.fullmatch(color):
-            raise FormatError(f"{where} colour must look like #rrggbb, got {color!r}")
         return cls(points, check_number(width, f"{where} width", 0.0, exclusive_min=True),
-                   color.lower(), check_number(opacity, f"{where} opacity", 0.0, 1.0))
+                   check_color(color, where), check_number(opacity, f"{where} opacity", 0.0, 1.0))
 
 
 @dataclass
@@ -141,13 +148,19 @@ def _refuse_constant(name: str):
 
 
 def read_text(path: str | os.PathLike, what: str) -> str:
-    """The UTF-8 text of a sketch file (SVG or JSON), refused above MAX_FILE_BYTES."""
+    """The UTF-8 text of a sketch file (SVG or JSON): a regular file of at most MAX_FILE_BYTES."""
+    name = os.fspath(path)
+    too_big = FormatError(f"{what} {name} is larger than the limit of {MAX_FILE_BYTES} bytes "
+                          f"({MAX_FILE_BYTES // 2 ** 20} MiB)")
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise FormatError(f"{what} {os.fspath(path)} is {size} bytes; the limit is "
-                              f"{MAX_FILE_BYTES} bytes ({MAX_FILE_BYTES // 2 ** 20} MiB)")
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise FormatError(f"{what} {name} is not a regular file")
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            raise too_big
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since
+        if len(data) > MAX_FILE_BYTES:
+            raise too_big
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"could not read {what} {os.fspath(path)}: {exc}") from None
+        raise FormatError(f"could not read {what} {name}: {exc}") from None

@@ -5,7 +5,8 @@ Pure Python (no numpy), so Blender's and Inkscape's Python can carry it.
 from __future__ import annotations
 
 import math
-import re
+
+from .formats import check_color
 
 BRUSHES = ("uniform", "tapered", "pressure", "sketchy")
 """Brush styles: even width; thin ends; thicker mid-stroke (a pressed pen); uneven (hand-drawn)."""
@@ -55,8 +56,7 @@ def width_profile_samples(brush: str, count: int, seed: int = 0) -> list[float]:
 
 def hex_to_rgb(color: str) -> tuple[float, float, float]:
     """"#rrggbb" to sRGB floats 0..1."""
-    if not re.fullmatch(r"#[0-9a-fA-F]{6}", color or ""):
-        raise ValueError(f"colour must look like #rrggbb, got {color!r}")
+    color = check_color(color, "the")
     return tuple(int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .formats import MAX_STROKES
+from .formats import MAX_STROKES, FormatError, check_color, check_number
 
 PRESETS = ("default", "fast", "paper")
 """Optimisation recipes: balanced, quick preview, the original's (slow)."""
@@ -39,14 +39,39 @@ class Option:
 
 RUN_OPTIONS = {o.name: o for o in (
     Option("strokes", "--strokes", 16, "number of strokes", 1, MAX_STROKES),
-    Option("seeds", "--seeds", 3, "seeds optimised together, the best kept", 1, MAX_SEEDS),
+    Option("seeds", "--seeds", 0, "seeds optimised together, the best kept (0: the preset's)", 0,
+           MAX_SEEDS),
     Option("preset", "--preset", "default", "speed/fidelity preset", choices=PRESETS),
     Option("iterations", "--iterations", 0, "optimisation steps (0: the preset's)", 0, MAX_ITERATIONS),
     Option("mask", "--mask", "auto", "background removal", choices=MASK_MODES),
     Option("stroke_width", "--width", 3.0, "stroke width in px of the 224 px canvas (3 = the paper)",
            0.25, 20.0),
     Option("color", "--color", "#000000", "stroke colour #rrggbb"),
-    Option("opacity", "--opacity", 1.0, "stroke opacity", 0.05, 1.0),
+    Option("opacity", "--opacity", 1.0, "stroke opacity", 0.01, 1.0),
     Option("backbone", "--backbone", "openai", "CLIP weights", choices=BACKBONES),
 )}
 """Option name -> Option, for every option an editor sets."""
+PRESET_DEFAULT = ("seeds", "iterations")
+"""Options whose value 0 means "the preset's" (the flag is then left out)."""
+
+
+def run_arguments(values: dict) -> list[str]:
+    """The ``clipasso sketch`` flags for run options keyed by their RUN_OPTIONS names, each checked
+    against the table (FormatError naming the option otherwise)."""
+    args = []
+    for name, value in values.items():
+        option = RUN_OPTIONS.get(name)
+        if option is None:
+            raise FormatError(f"not a run option of the clipasso core: {name}")
+        if option.choices:
+            if value not in option.choices:
+                raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
+        elif name == "color":
+            value = check_color(value, name)
+        else:
+            number = check_number(value, name, option.minimum, option.maximum)
+            if name in PRESET_DEFAULT and number == 0:
+                continue
+            value = int(number) if isinstance(option.default, int) else number
+        args += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return args
