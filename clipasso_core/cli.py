@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mask-model", default="u2net", help="rembg model for masking (default u2net)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     _add_option(s, "backbone", str)
+    _add_option(s, "levels", str)
+    s.add_argument("--show-level", type=int, help="with --levels: the level the SVG shows (default: the largest)")
+    s.add_argument("--draw-on", type=float, metavar="SECONDS",
+                   help="write an SVG that draws itself stroke by stroke, most important first, in SECONDS")
     s.add_argument("--clip-weights", help="local checkpoint file for the RN101 loss model")
     s.add_argument("--saliency-weights", help="local checkpoint file for the ViT-B/32 saliency model")
     s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
@@ -133,7 +137,13 @@ def _config(args: argparse.Namespace):
         seed=args.seed, canvas_stroke_width=args.stroke_width, color=args.color, opacity=args.opacity,
         mask=args.mask, mask_model=args.mask_model, device=args.device, backbone=args.backbone,
         clip_weights=args.clip_weights, saliency_weights=args.saliency_weights, init=args.init,
-        preview_every=args.preview_every).validate()
+        preview_every=args.preview_every, levels=_levels(args.levels)).validate()
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    from .contract.options import parse_levels
+
+    return tuple(parse_levels(text))
 
 
 def _check_output(path: str, suffix: str) -> Path:
@@ -175,6 +185,11 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     from .svg import to_svg
 
     config = _config(args)
+    if args.show_level is not None and args.show_level not in config.levels:
+        raise InputError(f"--show-level {args.show_level} is not one of the levels "
+                         f"({','.join(map(str, config.levels)) or 'none: pass --levels'})")
+    if args.draw_on is not None and not 0 < args.draw_on <= 3600:
+        raise InputError(f"--draw-on must be a number of seconds from 0 to 3600, got {args.draw_on!r}")
     resolve_device(config.device)
     svg_path = _check_output(args.output, ".svg")
     json_path = _check_output(args.json_out, ".json") if args.json_out else None
@@ -203,7 +218,7 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
         # (integrations such as Inkscape turn any stderr output into an error dialog)
         warnings.simplefilter("ignore")
         result = sketch(args.input, config, progress=reporter.emit, cancel=cancel)
-    files = {svg_path: to_svg(result).encode("utf-8")}
+    files = {svg_path: to_svg(result, show_level=args.show_level, draw_on=args.draw_on).encode("utf-8")}
     if json_path:
         files[json_path] = result.to_json().encode("utf-8")
     if raster_path:

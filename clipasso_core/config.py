@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from .backbones import PROFILES
 from .contract.formats import FormatError, check_color
-from .contract.options import MAX_ITERATIONS, MAX_SEEDS, RUN_OPTIONS
+from .contract.options import MAX_ITERATIONS, MAX_SEEDS, RUN_OPTIONS, parse_levels
 from .errors import InputError
 from .masking import MASK_MODES
 
@@ -87,11 +87,20 @@ class SketchConfig:
     saliency_weights: str | None = None
     init: str | None = None
     preview_every: int = 20
+    levels: tuple[int, ...] = ()
+    """Levels of abstraction from one run, largest first (``--levels 32,16,8,4``); the largest is
+    the stroke count. Empty: one level of ``strokes``."""
 
     def validate(self) -> "SketchConfig":
         """Check every value; raise InputError with a clear message for the first bad one."""
         if self.preset not in PRESETS:
             raise InputError(f"unknown preset {self.preset!r} (choose from {', '.join(PRESETS)})")
+        try:
+            self.levels = tuple(parse_levels(list(self.levels)))
+        except FormatError as exc:
+            raise InputError(str(exc)) from None
+        if self.levels:
+            self.strokes = self.levels[0]
         _whole("strokes", self.strokes, 1, RUN_OPTIONS["strokes"].maximum)
         if self.seeds is not None:
             _whole("seeds", self.seeds, 1, RUN_OPTIONS["seeds"].maximum)

@@ -23,10 +23,11 @@ from .errors import Cancelled, InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
+from .levels import RankedStrokes, rank_strokes, smaller_levels
 from .optimize import ClipObjective, OptimizationResult, StepReport, StrokeStyle, optimize
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
-from .contract.formats import Sketch, Stroke
+from .contract.formats import Level, Sketch, Stroke
 from .svg import from_svg
 
 EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"
@@ -129,6 +130,14 @@ def _rgba(color: str, opacity: float) -> list[float]:
     return [*hex_to_rgb(color), opacity]
 
 
+def _ranked_sketch(ranked: RankedStrokes, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
+    """The sketch of strokes in rank order, each with its id and rank."""
+    sketch = _to_sketch(ranked.points.cpu(), config, prepared, metadata)
+    for rank, (stroke, stroke_id) in enumerate(zip(sketch.strokes, ranked.ids)):
+        stroke.id, stroke.rank = stroke_id, rank
+    return sketch
+
+
 def _to_sketch(points: torch.Tensor, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
     t = prepared.transform
     strokes = [Stroke([t.to_image(float(x), float(y)) for x, y in stroke.tolist()],
@@ -181,6 +190,9 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
             raise Cancelled("cancelled before the optimisation started; nothing written")
 
     init = read_init(config.init) if config.init else None
+    if init is not None and config.levels and len(init.strokes) != config.levels[0]:
+        raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
+                         f"stroke count ({len(init.strokes)})")
     prepared = prepare(image, config)
     stop_if_cancelled()
     seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
@@ -204,20 +216,39 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
             progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
 
     rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
+    objective = ClipObjective(loss, prepared.target.to(device), preset, rngs[0])
     result: OptimizationResult = optimize(
-        points, StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS),
-        ClipObjective(loss, prepared.target.to(device), preset, rngs[0]), preset, rngs,
-        on_progress, cancel.is_set if cancel else (lambda: False), timings)
+        points, StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS), objective, preset,
+        rngs, on_progress, cancel.is_set if cancel else (lambda: False), timings)
     if result.cancelled and max(result.iterations) == 0:
         stop_if_cancelled()
     winner = int(np.argmin(result.losses))
+    style = StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS)
+    top = rank_strokes(result.points[winner], list(range(strokes)), style, objective)
+
+    def on_level(count: int, level: RankedStrokes) -> None:
+        if progress is not None:
+            progress(events.LevelDone(count, round(level.loss, 6), _ranked_sketch(level, config, prepared, {})))
+
+    if config.levels:
+        on_level(strokes, top)
+    levels = smaller_levels(top, list(config.levels[1:]), style, objective, preset, rngs[winner],
+                            on_level, cancel.is_set if cancel else (lambda: False))
     metadata = {
         "generator": "clipasso", "version": __version__, "strokes": strokes, "seed": seeds[winner],
         "seeds": seeds, "seed_losses": [round(v, 6) for v in result.losses],
         "iterations": result.iterations[winner], "final_loss": round(result.losses[winner], 6),
         "backbone": profile.name, "random_weights": profile.random, "preset": preset.name,
         "precision": "bf16" if bf16 else "fp32", "device": device.type, "masked": prepared.masked,
-        "canvas": CANVAS, "init": bool(config.init), "cancelled": result.cancelled,
+        "canvas": CANVAS, "init": bool(config.init),
+        "cancelled": result.cancelled or bool(cancel is not None and cancel.is_set()),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return _to_sketch(result.points[winner].cpu(), config, prepared, metadata)
+    if config.levels:
+        metadata["levels"] = [config.levels[0], *(len(level.points) for level in levels)]
+    result_sketch = _ranked_sketch(top, config, prepared, metadata)
+    if config.levels:
+        result_sketch.levels = [Level(len(level.points), round(level.loss, 6),
+                                      _ranked_sketch(level, config, prepared, {}).strokes)
+                                for level in (top, *levels)]
+    return result_sketch

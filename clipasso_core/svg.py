@@ -75,23 +75,53 @@ def _num(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def to_svg(sketch: Sketch) -> str:
-    """Serialise a sketch to SVG text."""
+DRAW_ON_STYLE = (
+    "@keyframes clipasso-draw {{ from {{ stroke-dasharray: 0 1; visibility: hidden; }} "
+    "to {{ stroke-dasharray: 1 0; visibility: visible; }} }}\n"
+    "    .clipasso-draw-on path {{ animation: clipasso-draw {step:.4g}s linear both; }}")
+"""CSS of a draw-on SVG: each path (pathLength 1) is hidden until its turn, then grows from nothing
+to whole; where CSS animations are not supported neither is ever set, so the whole drawing shows."""
+
+
+def to_svg(sketch: Sketch, show_level: int | None = None, draw_on: float | None = None) -> str:
+    """Serialise a sketch to SVG text: its strokes in order (most important first), or with levels
+    one ``<g data-level="N">`` per level, all but ``show_level`` (default: the largest) hidden.
+    ``draw_on``: seconds in which the SVG draws itself stroke by stroke in that order (CSS)."""
     w, h = _num(sketch.width), _num(sketch.height)
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="{SVG_NS}" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
         f'  <metadata><clipasso xmlns="{META_NS}">{_escape(json.dumps(sketch.metadata))}</clipasso></metadata>',
-        '  <g fill="none" stroke-linecap="round" stroke-linejoin="round">',
     ]
-    for s in sketch.strokes:
-        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = s.points
-        d = (f"M {_num(x0)} {_num(y0)} C {_num(x1)} {_num(y1)} {_num(x2)} {_num(y2)} "
-             f"{_num(x3)} {_num(y3)}")
-        lines.append(f'    <path d="{d}" stroke="{s.color}" stroke-width="{_num(s.width)}" '
-                     f'stroke-opacity="{_num(s.opacity)}"/>')
-    lines += ["  </g>", "</svg>", ""]
+    groups = [(level.count, level.strokes) for level in sketch.levels] or [(None, sketch.strokes)]
+    shown = show_level if show_level is not None else groups[0][0]
+    if draw_on:
+        step = draw_on / max(len(strokes) for _, strokes in groups)
+        lines.append(f"  <style>\n    {DRAW_ON_STYLE.format(step=step)}\n  </style>")
+    for count, strokes in groups:
+        attributes = '' if count is None else f' data-level="{count}"'
+        if count is not None and count != shown:
+            attributes += ' display="none"'
+        if draw_on:
+            attributes += ' class="clipasso-draw-on"'
+        lines.append(f'  <g fill="none" stroke-linecap="round" stroke-linejoin="round"{attributes}>')
+        for index, s in enumerate(strokes):
+            lines.append(f"    {_path(s, index, step if draw_on else None)}")
+        lines.append("  </g>")
+    lines += ["</svg>", ""]
     return "\n".join(lines)
+
+
+def _path(s: Stroke, index: int, step: float | None) -> str:
+    """The ``<path>`` of one stroke; ``step``: its draw-on duration (it starts at index x step)."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = s.points
+    d = f"M {_num(x0)} {_num(y0)} C {_num(x1)} {_num(y1)} {_num(x2)} {_num(y2)} {_num(x3)} {_num(y3)}"
+    extra = "".join(f' {name}="{value}"' for name, value in (("data-rank", s.rank), ("data-stroke-id", s.id))
+                    if value is not None)
+    if step is not None:
+        extra += f' pathLength="1" style="animation-delay: {index * step:.4g}s"'
+    return (f'<path d="{d}" stroke="{s.color}" stroke-width="{_num(s.width)}" '
+            f'stroke-opacity="{_num(s.opacity)}"{extra}/>')
 
 
 def _escape(text: str) -> str:

@@ -254,3 +254,37 @@ def test_inkscape_edited_svg_loads_with_init_and_refines(tmp_path, cli_env):
     assert start["event"] == "start" and start["strokes"] == count
     refined = from_svg(out.read_text())
     assert len(refined.strokes) == count and refined.metadata["init"] is True
+
+
+# --- levels of abstraction and drawing order ---
+
+
+def test_levels_in_one_run_write_nested_levels_and_svg_groups(tmp_path, cli_env):
+    out, js = tmp_path / "l.svg", tmp_path / "l.json"
+    run = clipasso(["sketch", "-o", str(out), "--json", str(js), "--levels", "6,3,2", "--show-level", "3",
+                    "--iterations", "5", "--seeds", "1", "--preset", "fast", *FAST], cli_env)
+    assert run.returncode == 0, run.stderr
+    assert [(e["count"]) for e in events(run.stdout) if e["event"] == "level"] == [6, 3, 2]
+    data = json.loads(js.read_text())
+    assert [level["count"] for level in data["levels"]] == [6, 3, 2] and len(data["strokes"]) == 6
+    svg = out.read_text()
+    assert svg.count("<g ") == 3 and svg.count('display="none"') == 2 and 'data-level="3">' in svg
+    assert len(from_svg(svg).strokes) == 3  # readers see the level shown
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--levels", "0,4"], "every level must be from 1 to 1000"),
+    (["--levels", "4,4"], "different from each other"),
+    (["--levels", "4,x"], "whole numbers"),
+    (["--levels", "2000,4"], "every level must be from 1 to 1000"),
+    (["--levels", "1,2,3,4,5,6,7,8,9"], "at most 8 levels"),
+    (["--levels", "4,2", "--show-level", "3"], "--show-level 3 is not one of the levels"),
+    (["--show-level", "3"], "none: pass --levels"),
+    (["--draw-on", "-1"], "--draw-on must be"),
+    (["--draw-on", "nan"], "--draw-on must be"),
+])
+def test_bad_levels_exit_2_and_write_nothing(tmp_path, cli_env, args, message):
+    out = tmp_path / "x.svg"
+    run = clipasso(["sketch", "-o", str(out), *FAST, *args], cli_env)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -17,6 +17,7 @@ SAMPLES = [
     events.WarningMessage("random weights"),
     events.Progress(3, 600, 1.5, 1.25, 0.5, 99.0),
     events.Preview(20, SKETCH),
+    events.LevelDone(1, 0.5, SKETCH),
     events.Done("a.svg", 1.2, 1000, 600, False, json="a.json"),
     events.Error("bad input", 2),
 ]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from clipasso_core.contract.formats import (MAX_FILE_BYTES, MAX_STROKES, FormatError, Sketch, Stroke,
+from clipasso_core.contract.formats import (MAX_FILE_BYTES, MAX_STROKES, FormatError, Level, Sketch, Stroke,
                                             read_text)
 
 
@@ -27,9 +27,40 @@ def test_json_round_trip_is_exact():
 
 def test_unknown_keys_are_ignored_so_later_versions_can_add_fields():
     data = random_sketch(n=2).to_dict()
-    data["levels"] = [{"count": 1}]
-    data["strokes"][0]["rank"] = 0
+    data["frames"] = [{"index": 0}]
+    data["strokes"][0]["pressure"] = 0.5
     assert Sketch.from_dict(data) == random_sketch(n=2)
+
+
+def leveled(counts=(4, 2), ids=None) -> dict:
+    top = random_sketch(n=counts[0])
+    for rank, stroke in enumerate(top.strokes):
+        stroke.id, stroke.rank = rank, rank
+    levels = [Level(c, 1.0 / c, top.strokes[:c]) for c in counts]
+    if ids is not None:
+        levels[-1].strokes = [Stroke(s.points, s.width, s.color, s.opacity, i, r)
+                              for r, (s, i) in enumerate(zip(levels[-1].strokes, ids))]
+    return Sketch(top.width, top.height, top.strokes, {}, levels).to_dict()
+
+
+def test_levels_round_trip_and_one_level_reads_as_a_sketch():
+    sketch = Sketch.from_dict(leveled())
+    assert [level.count for level in sketch.levels] == [4, 2]
+    assert [s.id for s in sketch.level(2).strokes] == [0, 1] and sketch.level(2).metadata["level"] == 2
+    assert Sketch.from_json(sketch.to_json()) == sketch
+    with pytest.raises(FormatError, match="no level of 3 strokes"):
+        sketch.level(3)
+
+
+@pytest.mark.parametrize("data, message", [
+    (dict(leveled(), levels=leveled()["levels"][::-1]), "largest first"),
+    (leveled((4, 2), ids=[0, 9]), "not all in level 4"),
+    (dict(leveled(), levels=[{"count": 3, "loss": 1, "strokes": []}]), "does not match"),
+    (dict(leveled(), levels="4,2"), "levels must be a list"),
+])
+def test_bad_levels_are_refused(data, message):
+    with pytest.raises(FormatError, match=message):
+        Sketch.from_dict(data)
 
 
 def stroke(**changes) -> dict:

@@ -537,3 +537,61 @@ def test_hostile_init_files_end_the_cli_cleanly_under_a_memory_cap(tmp_path, cli
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clipasso: error: --init file ") and str(init) in lines[0]
     assert not out.exists()
+
+
+# --- levels and draw-on (writing) ---
+
+
+def leveled_sketch() -> Sketch:
+    strokes = [Stroke([(10 * i, 10), (10 * i + 3, 20), (10 * i + 6, 30), (10 * i + 9, 90)], 2.0, "#000000", 1.0, i, i)
+               for i in range(4)]
+    from clipasso_core.contract.formats import Level
+
+    return Sketch(100, 100, strokes, {}, [Level(4, 1.0, strokes), Level(2, 2.0, strokes[:2])])
+
+
+def test_levels_are_groups_with_one_shown_and_readers_see_only_it():
+    svg = to_svg(leveled_sketch(), show_level=2)
+    assert '<g fill="none" stroke-linecap="round" stroke-linejoin="round" data-level="4" display="none">' in svg
+    assert 'data-level="2">' in svg and svg.count('data-rank="0"') == 2 and 'data-stroke-id="3"' in svg
+    assert len(from_svg(svg).strokes) == 2
+    assert len(from_svg(to_svg(leveled_sketch())).strokes) == 4  # the largest by default
+    shown = render_svg(svg, 100, 100)
+    only_two = render_svg(to_svg(Sketch(100, 100, leveled_sketch().strokes[:2])), 100, 100)
+    assert ink_iou(shown, only_two) == 1.0
+
+
+def test_draw_on_animates_in_rank_order_and_is_a_still_elsewhere():
+    sketch = leveled_sketch()
+    svg = to_svg(sketch, draw_on=2.0)
+    assert "@keyframes clipasso-draw" in svg and "animation: clipasso-draw 0.5s linear both" in svg
+    delays = [float(part.split("s")[0]) for part in svg.split("animation-delay: ")[1:]]
+    assert delays == [0, 0.5, 1, 1.5, 0, 0.5]  # each level's strokes one after another, rank order
+    # renderers without CSS animation show the whole drawing
+    assert ink_iou(render_svg(svg, 100, 100), render_svg(to_svg(sketch), 100, 100)) == 1.0
+
+
+def _chromium_frame(svg: str, seconds: float, tmp_path) -> np.ndarray:
+    """The draw-on SVG as a browser shows it ``seconds`` after it opened (animations paused there)."""
+    from PIL import Image
+
+    page = tmp_path / f"frame-{seconds}.html"
+    page.write_text(f'<html><body style="margin:0;background:white">{svg.split("?>", 1)[1]}<script>'
+                    f'document.getAnimations().forEach(a => {{ a.pause(); a.currentTime = {seconds * 1000}; }});'
+                    f'</script></body></html>')
+    shot = tmp_path / f"frame-{seconds}.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=100,100", page.as_uri()], capture_output=True, timeout=120, check=True)
+    return np.asarray(Image.open(shot).convert("L"), dtype=np.float32) / 255.0
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="chromium (apt) renders CSS animations")
+def test_draw_on_draws_stroke_by_stroke_in_a_browser(tmp_path):
+    sketch = Sketch(100, 100, leveled_sketch().strokes)
+    svg = to_svg(sketch, draw_on=4.0)  # 4 strokes, one a second
+    ink = [(_chromium_frame(svg, t, tmp_path) < 0.5).sum() for t in (0.5, 1.5, 2.5, 5.0)]
+    assert 0 < ink[0] < ink[1] < ink[2] < ink[3]
+    whole = render_svg(to_svg(sketch), 100, 100)
+    assert ink_iou(_chromium_frame(svg, 5.0, tmp_path), whole) > 0.8
+    first_only = render_svg(to_svg(Sketch(100, 100, sketch.strokes[:1])), 100, 100)
+    assert ((_chromium_frame(svg, 1.0, tmp_path) < 0.5) & (first_only >= 0.5)).sum() < 20  # only rank 0 so far

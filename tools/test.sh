@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh Debian machine (as root, or with sudo) and run them:
 #   - the core's venv (.venv): torch (pinned), clipasso with its test extras, inkex 1.4 (no deps);
-#   - Inkscape 1.2 and xvfb (apt), for the extension tests through the real binary;
+#   - Inkscape 1.2 and xvfb (apt), for the extension tests through the real binary; chromium (apt),
+#     to see a draw-on SVG animate;
 #   - Blender as a module, 4.5 LTS and 5.0, each in its own venv (bpy pins numpy<2), plus the
 #     libraries `import bpy` and rendering need (apt).
 # CPU only. pytest exits 5 when it collected no tests: that is a failure here, like any non-zero status.
@@ -12,7 +13,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    inkscape xvfb xauth python3-lxml python3-numpy python3-cssselect python3-tinycss2 python3-scour \
+    inkscape chromium xvfb xauth python3-lxml python3-numpy python3-cssselect python3-tinycss2 python3-scour \
     libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libgl1 libegl1 >/dev/null
 
 python3 -m venv .venv

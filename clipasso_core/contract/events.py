@@ -78,6 +78,23 @@ class Preview:
 
 
 @dataclass
+class LevelDone:
+    """A level of abstraction is done (``--levels``): its strokes, most important first."""
+
+    count: int
+    loss: float
+    sketch: Sketch
+    name = "level"
+
+    def to_fields(self) -> dict:
+        return {"count": self.count, "loss": self.loss, "sketch": self.sketch.to_dict()}
+
+    @classmethod
+    def from_fields(cls, data: dict) -> "LevelDone":
+        return cls(int(data["count"]), float(data["loss"]), Sketch.from_dict(data["sketch"]))
+
+
+@dataclass
 class Done:
     """The run ended and wrote its files (``cancelled``: stopped early, best so far written)."""
 
@@ -109,10 +126,10 @@ class Unknown:
     name = "unknown"
 
 
-EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, Done, Error)}
+EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, LevelDone, Done, Error)}
 """Event name -> class: the one table of the protocol's messages."""
 
-Event = Union[Info, Start, WarningMessage, Progress, Preview, Done, Error, Unknown]
+Event = Union[Info, Start, WarningMessage, Progress, Preview, LevelDone, Done, Error, Unknown]
 
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}

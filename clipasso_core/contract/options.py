@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .formats import MAX_STROKES, FormatError, check_color, check_number
+from .formats import MAX_LEVELS, MAX_STROKES, FormatError, check_color, check_number
 
 PRESETS = ("default", "fast", "paper")
 """Optimisation recipes: balanced, quick preview, the original's (slow)."""
@@ -49,6 +49,8 @@ RUN_OPTIONS = {o.name: o for o in (
     Option("color", "--color", "#000000", "stroke colour #rrggbb"),
     Option("opacity", "--opacity", 1.0, "stroke opacity", 0.01, 1.0),
     Option("backbone", "--backbone", "openai", "CLIP weights", choices=BACKBONES),
+    Option("levels", "--levels", "", "levels of abstraction from one run, e.g. 32,16,8,4 (the "
+           "largest is the stroke count; empty: one level)"),
 )}
 """Option name -> Option, for every option an editor sets."""
 PRESET_DEFAULT = ("seeds", "iterations")
@@ -68,6 +70,11 @@ def run_arguments(values: dict) -> list[str]:
                 raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
         elif name == "color":
             value = check_color(value, name)
+        elif name == "levels":
+            counts = parse_levels(value)
+            if not counts:
+                continue
+            value = ",".join(str(c) for c in counts)
         else:
             number = check_number(value, name, option.minimum, option.maximum)
             if name in PRESET_DEFAULT and number == 0:
@@ -75,3 +82,25 @@ def run_arguments(values: dict) -> list[str]:
             value = int(number) if isinstance(option.default, int) else number
         args += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
     return args
+
+
+def parse_levels(text) -> list[int]:
+    """Level counts of "32,16,8,4" (any order) as a list largest first; [] for an empty text.
+    FormatError unless they are distinct whole numbers from 1 to MAX_STROKES, at most MAX_LEVELS."""
+    if isinstance(text, (list, tuple)):
+        parts = list(text)
+    else:
+        parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    counts = []
+    for part in parts:
+        try:
+            counts.append(int(part))
+        except (TypeError, ValueError):
+            raise FormatError(f"levels must be whole numbers like 32,16,8,4, got {part!r}") from None
+    if any(c < 1 or c > MAX_STROKES for c in counts):
+        raise FormatError(f"every level must be from 1 to {MAX_STROKES} strokes, got {text!r}")
+    if len(set(counts)) != len(counts):
+        raise FormatError(f"levels must be different from each other, got {text!r}")
+    if len(counts) > MAX_LEVELS:
+        raise FormatError(f"at most {MAX_LEVELS} levels, got {len(counts)}")
+    return sorted(counts, reverse=True)
