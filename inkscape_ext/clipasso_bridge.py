@@ -19,15 +19,21 @@ from clipasso_contract.client import CoreError
 SKETCH_ATTR = "data-clipasso-sketch"
 """Attribute of a sketch group: JSON with the sketch metadata and the settings it was made with."""
 STROKE_ATTR = "data-clipasso-stroke"
-"""Attribute of a stroke path: its index in the sketch."""
+"""Attribute of a stroke path: its rank in its sketch or level (0 = the most important; the paths
+are in this order)."""
+ID_ATTR = "data-clipasso-id"
+"""Attribute of a stroke path: the stroke's identity, the same in every level it survives."""
+LEVEL_ATTR = "data-clipasso-level"
+"""Attribute of a level's sub-group in a levels sketch: its stroke count."""
 BRUSHES = ("uniform", "tapered", "pressure")
 """The brushes of ``geometry.BRUSHES`` that Inkscape draws live: a plain stroke, Taper stroke,
 Power stroke."""
 CORE_TIMEOUT = 3600.0
 """Seconds the core may stay silent (no progress event) before the run is given up."""
 
-__all__ = ["BRUSHES", "CORE_TIMEOUT", "CoreError", "SKETCH_ATTR", "STROKE_ATTR", "core_command", "cubic_d",
-           "image_placement", "outline_d", "parse_cubic", "run_core"]
+__all__ = ["BRUSHES", "CORE_TIMEOUT", "CoreError", "ID_ATTR", "LEVEL_ATTR", "SKETCH_ATTR", "STROKE_ATTR",
+           "core_command", "cubic_d", "image_placement", "level_groups", "outline_d", "parse_cubic",
+           "rank_order", "run_core", "show_level"]
 
 
 def core_command(core: str = "clipasso", python: str = "") -> list[str]:
@@ -101,3 +107,46 @@ def outline_d(points, width: float, brush: str, samples: int = 48) -> str:
         right.append((px - nx, py - ny))
     ring = left + right[::-1]
     return "M " + " L ".join(f"{x:.3f} {y:.3f}" for x, y in ring) + " Z"
+
+
+def rank_order(strokes) -> list:
+    """(rank, stroke) of contract strokes, most important first: by their ``rank`` (their place in
+    the list where it is unknown), renumbered 0, 1, ... in that order."""
+    keyed = sorted(enumerate(strokes), key=lambda item: (item[1].rank if item[1].rank is not None else item[0],
+                                                         item[0]))
+    return [(rank, stroke) for rank, (_, stroke) in enumerate(keyed)]
+
+
+def level_groups(sketch_group) -> dict:
+    """Stroke count -> sub-group of a levels sketch group (an XML element); empty for a sketch
+    without levels."""
+    found = {}
+    for child in sketch_group:
+        value = child.get(LEVEL_ATTR) if hasattr(child, "get") else None
+        if value is not None and value.strip().isdigit():
+            found[int(value)] = child
+    return found
+
+
+def _style_without_display(style: str) -> str:
+    parts = [p for p in (style or "").split(";") if p.strip() and p.split(":")[0].strip() != "display"]
+    return ";".join(parts)
+
+
+def show_level(sketch_group, count: int) -> None:
+    """Show the level of ``count`` strokes of a levels sketch group and hide the others
+    (``display:none`` in their style). ValueError when the sketch has no such level."""
+    levels = level_groups(sketch_group)
+    if count not in levels:
+        raise ValueError(f"the sketch has no level of {count} strokes "
+                         f"(it has {', '.join(map(str, sorted(levels, reverse=True))) or 'none'})")
+    for value, group in levels.items():
+        style = _style_without_display(group.get("style") or "")
+        if group.get("display") is not None:
+            del group.attrib["display"]
+        if value != count:
+            style = ";".join(p for p in (style, "display:none") if p)
+        if style:
+            group.set("style", style)
+        elif group.get("style") is not None:
+            del group.attrib["style"]

@@ -6,12 +6,18 @@ Works on selected sketch groups (made by "Sketch from image") or on their stroke
 effects (Taper stroke, Power stroke) on the centreline, which stays in ``inkscape:original-d`` and
 editable; the path's ``d`` holds the filled outline, so other SVG renderers draw the same. Applying
 "uniform" again removes the effect and restores the plain stroke.
+
+Restyling acts on the strokes of every level of a levels sketch; "Show level" switches which level
+of the selected levels sketches is visible (0 keeps it), and with "Apply the style" off only that.
 """
+import json
+
 import inkex
 
 from clipasso_contract.geometry import rgb_to_hex
 from clipasso_contract.options import RUN_OPTIONS
-from clipasso_bridge import BRUSHES, SKETCH_ATTR, STROKE_ATTR, outline_d, parse_cubic
+from clipasso_bridge import (BRUSHES, LEVEL_ATTR, SKETCH_ATTR, STROKE_ATTR, level_groups, outline_d, parse_cubic,
+                             show_level)
 
 ORIGINAL_D = "inkscape:original-d"
 PATH_EFFECT = "inkscape:path-effect"
@@ -27,23 +33,65 @@ class RestyleSketch(inkex.EffectExtension):
         pars.add_argument("--opacity", type=float, default=RUN_OPTIONS["opacity"].default)
         pars.add_argument("--caps", default="round", choices=("round", "butt", "square"))
         pars.add_argument("--brush", default=BRUSHES[0], choices=BRUSHES)
+        pars.add_argument("--apply_style", type=inkex.Boolean, default=True,
+                          help="restyle the strokes (off: only switch the shown level)")
+        pars.add_argument("--show_level", type=int, default=0,
+                          help="levels sketches: the level to show (0 = keep the shown one)")
 
     def effect(self):
         if self.options.brush not in BRUSHES:
             raise inkex.AbortExtension(f"Unknown brush {self.options.brush!r}.")
         if self.options.stroke_width <= 0:
             raise inkex.AbortExtension("The stroke width must be greater than 0.")
-        strokes = []
+        strokes, sketches = [], []
         for element in self.svg.selection.values():
-            if element.get(SKETCH_ATTR) is not None:
+            if element.get(SKETCH_ATTR) is not None or element.get(LEVEL_ATTR) is not None:
                 strokes += [p for p in element.descendants() if p.get(STROKE_ATTR) is not None]
             elif element.get(STROKE_ATTR) is not None:
                 strokes.append(element)
-        if not strokes:
+            sketch = self._sketch_of(element)
+            if sketch is not None and all(sketch is not s for s in sketches):
+                sketches.append(sketch)
+        if not strokes and not sketches:
             raise inkex.AbortExtension("Select sketch groups or sketch strokes made by "
                                        "Extensions > Sketch > Sketch from image.")
-        for path in strokes:
-            self._restyle(path)
+        count = self.options.show_level
+        if count:
+            # every selected levels sketch must have the level before anything changes
+            with_levels = [s for s in sketches if level_groups(s)]
+            if not with_levels:
+                raise inkex.AbortExtension(f"Show level {count}: the selection holds no sketch made with "
+                                           "Levels (Extensions > Sketch > Sketch from Image, Levels tab).")
+            for sketch in with_levels:
+                if count not in level_groups(sketch):
+                    counts = ", ".join(map(str, sorted(level_groups(sketch), reverse=True)))
+                    raise inkex.AbortExtension(f"Sketch {sketch.get_id()} has no level of {count} strokes "
+                                               f"(its levels: {counts}).")
+        if self.options.apply_style:
+            for path in dict((id(p), p) for p in strokes).values():
+                self._restyle(path)
+        if count:
+            for sketch in with_levels:
+                show_level(sketch, count)
+                self._record_shown(sketch, count)
+
+    @staticmethod
+    def _sketch_of(element):
+        """The sketch group ``element`` is or lies in, or None."""
+        while element is not None and hasattr(element, "get"):
+            if element.get(SKETCH_ATTR) is not None:
+                return element
+            element = element.getparent()
+        return None
+
+    @staticmethod
+    def _record_shown(sketch, count):
+        try:
+            info = json.loads(sketch.get(SKETCH_ATTR))
+            info.setdefault("settings", {})["show_level"] = count
+        except (ValueError, AttributeError, TypeError):
+            return
+        sketch.set(SKETCH_ATTR, json.dumps(info))
 
     def _restyle(self, path):
         o = self.options

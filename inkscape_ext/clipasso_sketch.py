@@ -5,6 +5,11 @@ Each selected <image> (embedded data URI or linked file) is sketched by the clip
 separate process, and the strokes are added as a group of plain cubic <path> elements exactly over
 the image (its box, preserveAspectRatio and transform; document units and viewBox respected). The
 group keeps the sketch metadata and settings in ``data-clipasso-sketch`` for refining or restyling.
+
+Strokes are added most important first (``data-clipasso-stroke`` = rank, ``data-clipasso-id`` = the
+stroke's identity). With Levels (e.g. "16,8,4", one run of the core), the group holds one sub-group
+per level (``data-clipasso-level``, label "Level 16"), the chosen one shown and the others hidden
+(``display:none``); Extensions > Sketch > Restyle Sketch switches the shown level.
 """
 import base64
 import json
@@ -18,8 +23,9 @@ import inkex
 from clipasso_contract.client import CoreError
 from clipasso_contract.geometry import rgb_to_hex
 from clipasso_contract.formats import FormatError
-from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
-from clipasso_bridge import SKETCH_ATTR, STROKE_ATTR, core_command, cubic_d, image_placement, run_core
+from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, parse_levels, run_arguments
+from clipasso_bridge import (ID_ATTR, LEVEL_ATTR, SKETCH_ATTR, STROKE_ATTR, core_command, cubic_d, image_placement,
+                             rank_order, run_core, show_level)
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
                 "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}
@@ -44,6 +50,9 @@ class SketchFromImage(inkex.EffectExtension):
                           help=RUN_OPTIONS["color"].help)
         pars.add_argument("--backbone", default=RUN_OPTIONS["backbone"].default, choices=EDITOR_BACKBONES,
                           help=RUN_OPTIONS["backbone"].help)
+        pars.add_argument("--levels", default=RUN_OPTIONS["levels"].default, help=RUN_OPTIONS["levels"].help)
+        pars.add_argument("--show_level", type=int, default=0,
+                          help="with levels: the level shown (0 = the largest); the others are hidden")
         pars.add_argument("--core", default="clipasso", help="the core's command on PATH")
         pars.add_argument("--python", default="", help="or a Python interpreter with clipasso_core")
 
@@ -56,6 +65,7 @@ class SketchFromImage(inkex.EffectExtension):
             raise inkex.AbortExtension(
                 f"Only images can be sketched; the selection also holds a <{others[0].TAG}> "
                 f"({others[0].get_id()}). Select images only.")
+        self._check_levels()
         try:
             command = core_command(self.options.core, self.options.python)
         except CoreError as exc:
@@ -72,11 +82,24 @@ class SketchFromImage(inkex.EffectExtension):
         for image, sketch in results:
             self._add_sketch(image, sketch)
 
+    def _check_levels(self):
+        """The Levels text and the Show level, checked before anything runs."""
+        try:
+            self.level_counts = parse_levels(self.options.levels or "")
+        except FormatError as exc:
+            raise inkex.AbortExtension(f"Invalid setting: {exc}")
+        shown = self.options.show_level
+        if shown and shown not in self.level_counts:
+            raise inkex.AbortExtension(
+                f"Show level {shown} is not one of the levels "
+                f"({', '.join(map(str, self.level_counts)) or 'none: fill in Levels, e.g. 16,8,4'}); "
+                "0 shows the largest.")
+
     def _core_options(self):
         o = self.options
         values = {"strokes": o.strokes, "seeds": o.seeds, "preset": o.preset, "mask": o.mask,
                   "stroke_width": o.stroke_width, "backbone": o.backbone, "iterations": o.iterations,
-                  "color": rgb_to_hex(o.color.to_rgb().to_floats())}
+                  "color": rgb_to_hex(o.color.to_rgb().to_floats()), "levels": o.levels or ""}
         try:
             return run_arguments(values)
         except FormatError as exc:
@@ -116,7 +139,8 @@ class SketchFromImage(inkex.EffectExtension):
                                    f"{candidates[-1] if candidates else href}")
 
     def _add_sketch(self, image, sketch):
-        """Add ``sketch`` (a contract ``Sketch``) as a group of stroke paths right after ``image``."""
+        """Add ``sketch`` (a contract ``Sketch``) as a group of stroke paths right after ``image``:
+        the strokes in rank order, or with levels one hidden-or-shown sub-group of them per level."""
         sx, sy, tx, ty = image_placement(image.left, image.top, image.width, image.height,
                                          image.get("preserveAspectRatio"), sketch.width, sketch.height)
         group = inkex.Group()
@@ -125,16 +149,38 @@ class SketchFromImage(inkex.EffectExtension):
         group.label = f"Sketch of {label}"
         group.transform = inkex.Transform(image.transform)
         settings = {k: getattr(self.options, k) for k in ("strokes", "seeds", "preset", "mask", "stroke_width")}
-        group.set(SKETCH_ATTR, json.dumps({"metadata": sketch.metadata, "settings": settings,
-                                           "image": image.get_id(), "scale": (sx, sy)}))
+        counts = [level.count for level in sketch.levels]
+        shown = self.options.show_level if self.options.show_level in counts else (counts or [0])[0]
+        if counts:
+            settings.update(strokes=counts[0], levels=",".join(map(str, counts)), show_level=shown)
+        info = {"metadata": sketch.metadata, "settings": settings, "image": image.get_id(), "scale": (sx, sy)}
+        if counts:
+            info["levels"] = [{"count": level.count, "loss": level.loss} for level in sketch.levels]
+        group.set(SKETCH_ATTR, json.dumps(info))
         image.addnext(group)
-        for index, stroke in enumerate(sketch.strokes):
+        place = (sx, sy, tx, ty)
+        if not counts:
+            self._add_strokes(group, sketch.strokes, place, group.get_id())
+            return
+        for level in sketch.levels:
+            sub = group.add(inkex.Group())
+            sub.set("id", self.svg.get_unique_id(f"{group.get_id()}-level{level.count}-"))
+            sub.set(LEVEL_ATTR, str(level.count))
+            sub.label = f"Level {level.count}"
+            self._add_strokes(sub, level.strokes, place, sub.get_id())
+        show_level(group, shown)
+
+    def _add_strokes(self, parent, strokes, place, prefix):
+        sx, sy, tx, ty = place
+        for rank, stroke in rank_order(strokes):
             points = [(x * sx + tx, y * sy + ty) for x, y in stroke.points]
-            path = group.add(inkex.PathElement())
-            path.set("id", f"{group.get_id()}-stroke{index + 1}")
+            path = parent.add(inkex.PathElement())
+            path.set("id", f"{prefix}-stroke{rank + 1}")
             path.set("d", cubic_d(points))
-            path.set(STROKE_ATTR, str(index))
-            path.label = f"stroke {index + 1}"
+            path.set(STROKE_ATTR, str(rank))
+            if stroke.id is not None:
+                path.set(ID_ATTR, str(stroke.id))
+            path.label = f"stroke {rank + 1}"
             path.style = inkex.Style({
                 "fill": "none", "stroke": stroke.color,
                 "stroke-width": f"{stroke.width * (sx * sy) ** 0.5:.4f}",

@@ -31,30 +31,49 @@ TEST_DEFAULTS = {"strokes": "8", "seeds": "1", "mask": "off", "backbone": "tiny-
                  "python": sys.executable}
 
 
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory):
+LEVELS_DEFAULTS = {**TEST_DEFAULTS, "levels": "8,4,2", "show_level": "4"}
+RESTYLE_LEVELS_DEFAULTS = {"show_level": "2"}
+
+
+def make_profile(root: Path, defaults: dict, restyle_defaults: dict | None = None) -> Path:
     """An Inkscape profile with the extensions installed as a user does: the built zip
-    (tools/build_inkscape_ext.py) extracted into the user extensions folder; the sketch .inx
-    defaults set for a fast, offline test run (the only way to pass options to a .noprefs action;
-    an option group's default is its first option)."""
+    (tools/build_inkscape_ext.py) extracted into the user extensions folder; the .inx defaults set
+    for a fast, offline test run (the only way to pass options to a .noprefs action; an option
+    group's default is its first option)."""
     import zipfile
 
-    root = tmp_path_factory.mktemp("inkscape-profile")
     _, archive = build_tool.build(root / "build", zip_dir=root)
     with zipfile.ZipFile(archive) as bundle:
         bundle.extractall(root / "extensions")
     target = root / "extensions" / build_tool.ZIP_FOLDER
     assert (target / "clipasso_contract" / "client.py").is_file()
-    inx = (target / "clipasso_sketch.inx").read_text()
-    for name, value in TEST_DEFAULTS.items():
-        inx = re.sub(rf'(<param name="{name}"[^>]*>)[^<]*(</param>)', rf"\g<1>{value}\g<2>", inx)
+    for name, values in (("clipasso_sketch.inx", defaults), ("clipasso_restyle.inx", restyle_defaults or {})):
+        (target / name).write_text(set_defaults((target / name).read_text(), values))
+    return root
+
+
+def set_defaults(inx: str, values: dict) -> str:
+    for name, value in values.items():
+        inx, found = re.subn(rf'(<param name="{name}"[^>]*>)[^<]*(</param>)', rf"\g<1>{value}\g<2>", inx)
         group = re.search(rf'<param name="{name}" type="optiongroup"[^>]*>(.*?)</param>', inx, re.S)
+        assert found == 1 or group, f"no param {name}"
         if group:
             option = re.search(rf'\s*<option value="{value}">[^<]*</option>', group.group(1)).group(0)
             reordered = option + group.group(1).replace(option, "")
             inx = inx.replace(group.group(1), reordered)
-    (target / "clipasso_sketch.inx").write_text(inx)
-    return root
+    return inx
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    return make_profile(tmp_path_factory.mktemp("inkscape-profile"), TEST_DEFAULTS)
+
+
+@pytest.fixture(scope="module")
+def levels_profile(tmp_path_factory):
+    """Sketch from Image with Levels 8,4,2 showing 4; Restyle Sketch switching to level 2."""
+    return make_profile(tmp_path_factory.mktemp("inkscape-levels-profile"), LEVELS_DEFAULTS,
+                        RESTYLE_LEVELS_DEFAULTS)
 
 
 def inkscape(profile: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -141,3 +160,68 @@ def test_restyle_through_inkscape(profile, tmp_path):
     assert (tmp_path / "restyled.svg").exists(), run.stderr[-2000:]
     text = (tmp_path / "restyled.svg").read_text()
     assert text.count("data-clipasso-stroke") == 8 and "stroke-width:2" in text
+
+
+def test_levels_through_inkscape(levels_profile, tmp_path):
+    """A levels sketch made and restyled by the real Inkscape: one sub-group per level, and only the
+    chosen level is drawn (Inkscape's PNG export of the document without its image vs resvg
+    renders of the chosen level alone and of all levels)."""
+    import base64
+    import xml.etree.ElementTree as ET
+
+    for prefix, uri in (("", SVG_NS[1:-1]), ("xlink", "http://www.w3.org/1999/xlink"),
+                        ("inkscape", "http://www.inkscape.org/namespaces/inkscape")):
+        ET.register_namespace(prefix, uri)
+    href = "data:image/jpeg;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    (tmp_path / "in.svg").write_text(document(href))
+    run = inkscape(levels_profile, "--batch-process",
+                   "--actions=select-by-id:photo;org.clipasso.sketchfromimage.noprefs;"
+                   "export-filename:out.svg;export-do", "in.svg", cwd=tmp_path)
+    assert (tmp_path / "out.svg").exists(), run.stderr[-2000:]
+
+    def levels_of(path: Path):
+        tree = ET.parse(path)
+        group = next(g for g in tree.getroot().iter(f"{SVG_NS}g") if g.get("data-clipasso-sketch"))
+        subs = [g for g in group if g.get("data-clipasso-level")]
+        visible = ["display:none" not in (g.get("style") or "").replace(" ", "") for g in subs]
+        return tree, group, subs, visible
+
+    tree, group, subs, visible = levels_of(tmp_path / "out.svg")
+    assert [g.get("data-clipasso-level") for g in subs] == ["8", "4", "2"], run.stderr[-2000:]
+    assert [len(g.findall(f"{SVG_NS}path")) for g in subs] == [8, 4, 2]
+    assert visible == [False, True, False]
+    ids = [{p.get("data-clipasso-id") for p in g} for g in subs]
+    assert ids[2] <= ids[1] <= ids[0]
+
+    # Inkscape's export of the sketch alone (the image removed) shows level 4 only
+    layer = tree.getroot().find(f"{SVG_NS}g")
+    layer.remove(layer.find(f"{SVG_NS}image"))
+    tree.write(tmp_path / "strokes.svg")
+    export = inkscape(levels_profile, "strokes.svg", "--export-type=png", "--export-filename=strokes.png",
+                      "--export-area-page", "--export-width=800", "--export-background=white",
+                      "--export-background-opacity=1", cwd=tmp_path)
+    assert (tmp_path / "strokes.png").exists(), export.stderr[-2000:]
+    ours = np.asarray(Image.open(tmp_path / "strokes.png").convert("L"), np.float32) / 255
+
+    def render_with(shown_levels) -> np.ndarray:
+        for g in subs:
+            g.set("style", "" if g.get("data-clipasso-level") in shown_levels else "display:none")
+        return render_svg(ET.tostring(tree.getroot(), encoding="unicode"), 800, 600)
+
+    chosen, every = render_with({"4"}), render_with({"8", "4", "2"})
+    iou_chosen, iou_every = ink_iou(ours, chosen), ink_iou(ours, every)
+    print(f"levels: Inkscape export vs level 4 alone IoU {iou_chosen:.3f}, vs all levels {iou_every:.3f}")
+    Image.fromarray((np.concatenate([ours, chosen, every], 1) * 255).astype(np.uint8)).save(tmp_path / "compare.png")
+    if os.environ.get("CLIPASSO_RENDER_OUT"):
+        shutil.copy(tmp_path / "compare.png", Path(os.environ["CLIPASSO_RENDER_OUT"]) / "inkscape-levels.png")
+    assert (ours < 0.5).sum() > 100 and iou_chosen >= 0.8 and iou_every < iou_chosen - 0.1
+
+    # Restyle Sketch (show level 2) through Inkscape switches the shown level
+    run = inkscape(levels_profile, "--batch-process", f"--actions=select-by-id:{group.get('id')};"
+                   "org.clipasso.restylesketch.noprefs;export-filename:restyled.svg;export-do",
+                   "out.svg", cwd=tmp_path)
+    assert (tmp_path / "restyled.svg").exists(), run.stderr[-2000:]
+    _, _, subs, visible = levels_of(tmp_path / "restyled.svg")
+    assert visible == [False, False, True], run.stderr[-2000:]
+    text = (tmp_path / "restyled.svg").read_text()
+    assert text.count("data-clipasso-stroke") == 14 and len(re.findall(r"stroke-width:2(?![\d.])", text)) == 14

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from inkscape_bundle import BUNDLE  # noqa: F401  (puts the built bundle on sys.path)
-from clipasso_bridge import (BRUSHES, CoreError, core_command, cubic_d, image_placement, outline_d,  # noqa: E402
-                             parse_cubic, run_core)
+from clipasso_bridge import (BRUSHES, LEVEL_ATTR, CoreError, core_command, cubic_d, image_placement,  # noqa: E402
+                             level_groups, outline_d, parse_cubic, rank_order, run_core, show_level)
 from clipasso_contract import geometry  # noqa: E402
 from clipasso_contract.formats import Sketch, Stroke  # noqa: E402
 
@@ -121,3 +121,32 @@ event("done", svg=out, json=sketch_json, loss=0.5, seed=0, iterations=1, cancell
 """)
     with pytest.raises(CoreError, match="unsupported sketch JSON version 99"):
         run_core(command, "in.png", [], timeout=60)
+
+
+def test_rank_order_sorts_by_rank_and_renumbers():
+    line = [(0, 0), (1, 0), (2, 0), (3, 0)]
+    strokes = [Stroke(line, id=5, rank=2), Stroke(line, id=1, rank=0), Stroke(line, id=9, rank=7)]
+    assert [(r, s.id) for r, s in rank_order(strokes)] == [(0, 1), (1, 5), (2, 9)]
+    plain = [Stroke(line, width=w) for w in (1, 2, 3)]  # no ranks: the listed order
+    assert [(r, s.width) for r, s in rank_order(plain)] == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_show_level_hides_all_but_one_sub_group():
+    import xml.etree.ElementTree as ET
+
+    group = ET.Element("g")
+    for count, style in ((8, "opacity:0.5;display:none"), (4, ""), (2, None)):
+        sub = ET.SubElement(group, "g", {LEVEL_ATTR: str(count)})
+        if style is not None:
+            sub.set("style", style)
+    ET.SubElement(group, "path")
+    assert sorted(level_groups(group)) == [2, 4, 8]
+    show_level(group, 8)
+    styles = {c: g.get("style") for c, g in level_groups(group).items()}
+    assert styles == {8: "opacity:0.5", 4: "display:none", 2: "display:none"}
+    show_level(group, 2)
+    styles = {c: g.get("style") for c, g in level_groups(group).items()}
+    assert styles == {8: "opacity:0.5;display:none", 4: "display:none", 2: None}
+    with pytest.raises(ValueError, match="no level of 3 strokes.*8, 4, 2"):
+        show_level(group, 3)
+    assert level_groups(ET.Element("g")) == {}

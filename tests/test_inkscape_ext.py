@@ -23,6 +23,7 @@ from clipasso_sketch import SketchFromImage  # noqa: E402
 CAT = Path(__file__).resolve().parents[1] / "clipasso_core" / "data" / "cat.jpg"
 CORE = ["--python", sys.executable, "--backbone", "tiny-random", "--iterations", "3", "--seeds", "1",
         "--mask", "off", "--strokes", "8"]
+LEVELS = [*CORE, "--levels=2, 8,4"]  # any order; the largest is the stroke count
 
 
 def document(href: str, image_attrs: str = 'x="10" y="20" width="120" height="100"',
@@ -83,6 +84,10 @@ class SketchFromImageTest(TestCase):
             assert float(path.style["stroke-width"]) == pytest.approx(3 * 451 / 224 * sx, rel=1e-3)
         meta = json.loads(group.get("data-clipasso-sketch"))
         assert meta["metadata"]["backbone"] == "tiny-random" and meta["settings"]["strokes"] == 8
+        # most important first; no level sub-groups without --levels
+        assert [p.get("data-clipasso-stroke") for p in paths] == [str(i) for i in range(8)]
+        assert sorted(int(p.get("data-clipasso-id")) for p in paths) == list(range(8))
+        assert "levels" not in meta
 
     def test_linked_image_relative_to_document(self):
         (Path(self.tempdir) / "pics").mkdir()
@@ -113,6 +118,133 @@ class SketchFromImageTest(TestCase):
         _, status, err = run_effect(SketchFromImage, self.write(document("missing.png"), "m.svg"),
                                     "--id=photo", *CORE)
         assert status and "not found" in err
+
+
+def level_groups(group) -> list:
+    return [g for g in group if g.get("data-clipasso-level") is not None]
+
+
+def shown(element) -> bool:
+    return "none" not in (element.style.get("display"), element.get("display"))
+
+
+class SketchLevelsTest(TestCase):
+    effect_class = SketchFromImage
+
+    def write(self, text: str, name: str = "doc.svg") -> Path:
+        path = Path(self.tempdir) / name
+        path.write_text(text)
+        return path
+
+    def test_levels_make_one_sub_group_per_level_one_shown(self):
+        doc = self.write(document(embedded_href()))
+        effect = self.assertEffect(str(doc), args=["--id=photo", *LEVELS, "--show_level=4"])
+        image = effect.svg.getElementById("photo")
+        group = image.getnext()
+        assert group.label == "Sketch of photo" and group.transform == image.transform
+        subs = list(group)
+        assert subs == level_groups(group) and all(isinstance(g, inkex.Group) for g in subs)
+        assert [g.get("data-clipasso-level") for g in subs] == ["8", "4", "2"]
+        assert [g.label for g in subs] == ["Level 8", "Level 4", "Level 2"]
+        assert [shown(g) for g in subs] == [False, True, False]
+        ids = []
+        for sub, count in zip(subs, (8, 4, 2)):
+            paths = list(sub)
+            assert len(paths) == count and all(isinstance(p, inkex.PathElement) for p in paths)
+            assert [p.get("data-clipasso-stroke") for p in paths] == [str(i) for i in range(count)]
+            assert all(p.get("d").startswith("M") and parse_cubic(p.get("d")) for p in paths)
+            ids.append({int(p.get("data-clipasso-id")) for p in paths})
+            assert len(ids[-1]) == count
+        assert ids[2] <= ids[1] <= ids[0] and ids[0] == set(range(8))  # nested by identity
+        all_ids = [p.get_id() for p in group.descendants()]
+        assert len(all_ids) == len(set(all_ids))
+        meta = json.loads(group.get("data-clipasso-sketch"))
+        assert meta["settings"]["levels"] == "8,4,2" and meta["settings"]["show_level"] == 4
+        assert [v["count"] for v in meta["levels"]] == [8, 4, 2]
+
+    def test_largest_level_shown_by_default(self):
+        doc = self.write(document(embedded_href()))
+        effect = self.assertEffect(str(doc), args=["--id=photo", *CORE, "--levels=4,2"])
+        subs = level_groups(effect.svg.getElementById("photo").getnext())
+        assert [(g.get("data-clipasso-level"), shown(g), len(g)) for g in subs] == [("4", True, 4), ("2", False, 2)]
+
+    def test_bad_levels_abort_before_the_core_runs(self):
+        doc = self.write(document(embedded_href()))
+        for args, message in ((["--levels=4,4"], "Invalid setting: levels must be different"),
+                              (["--levels=8,x"], "Invalid setting: levels must be whole numbers"),
+                              (["--levels=8,4", "--show_level=5"], "Show level 5 is not one of the levels (8, 4)"),
+                              (["--show_level=4"], "Show level 4 is not one of the levels (none")):
+            # a core that cannot run: the settings are refused first
+            effect, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--core", "no-such-clipasso",
+                                             *args)
+            assert status and message in err, err
+            assert effect.svg.getElementById("photo").getnext().get("id") == "box"
+
+
+_SKETCHED = {}
+
+
+def sketched_doc(folder: str, levels: bool) -> Path:
+    """A document with the image sketched (with levels 8,4,2 or without), made once per process."""
+    if levels not in _SKETCHED:
+        source = Path(folder) / "source.svg"
+        source.write_text(document(embedded_href()))
+        out = io.BytesIO()
+        SketchFromImage().run([str(source), "--id=photo", *(LEVELS if levels else CORE)], output=out)
+        _SKETCHED[levels] = out.getvalue()
+    path = Path(folder) / ("levels.svg" if levels else "doc.svg")
+    path.write_bytes(_SKETCHED[levels])
+    return path
+
+
+class RestyleLevelsTest(TestCase):
+    effect_class = RestyleSketch
+
+    def test_restyle_switches_the_level_and_styles_every_level(self):
+        doc = sketched_doc(self.tempdir, True)
+        group_id = inkex.load_svg(str(doc)).getroot().getElementById("photo").getnext().get_id()
+        effect = self.assertEffect(str(doc), args=[f"--id={group_id}", "--show_level=2", "--stroke_width=2.5",
+                                                   "--color=#ff0000"])
+        group = effect.svg.getElementById(group_id)
+        subs = level_groups(group)
+        assert [(g.get("data-clipasso-level"), shown(g)) for g in subs] == [("8", False), ("4", False), ("2", True)]
+        strokes = [p for p in group.descendants() if p.get("data-clipasso-stroke") is not None]
+        assert len(strokes) == 14
+        assert {(p.style["stroke"], p.style["stroke-width"]) for p in strokes} == {("#ff0000", "2.5")}
+        assert json.loads(group.get("data-clipasso-sketch"))["settings"]["show_level"] == 2
+
+        # only the level: a stroke of the shown level selected, the style left alone
+        out = Path(self.tempdir) / "level2.svg"
+        out.write_bytes(effect.test_output.getvalue())
+        stroke = subs[2][0]
+        effect = self.assertEffect(str(out), args=[f"--id={stroke.get_id()}", "--show_level=8",
+                                                   "--apply_style=false", "--stroke_width=9"])
+        group = effect.svg.getElementById(group_id)
+        assert [shown(g) for g in level_groups(group)] == [True, False, False]
+        assert {p.style["stroke-width"] for p in group.descendants()
+                if p.get("data-clipasso-stroke") is not None} == {"2.5"}
+
+        # 0 keeps the shown level
+        out.write_bytes(effect.test_output.getvalue())
+        effect = self.assertEffect(str(out), args=[f"--id={group_id}", "--brush=tapered"])
+        group = effect.svg.getElementById(group_id)
+        assert [shown(g) for g in level_groups(group)] == [True, False, False]
+        assert all(p.get("inkscape:path-effect") for p in group.descendants()
+                   if p.get("data-clipasso-stroke") is not None)
+
+    def test_missing_level_aborts_and_leaves_the_document(self):
+        doc = sketched_doc(self.tempdir, True)
+        group_id = inkex.load_svg(str(doc)).getroot().getElementById("photo").getnext().get_id()
+        effect, status, err = run_effect(RestyleSketch, doc, f"--id={group_id}", "--show_level=3",
+                                         "--stroke_width=7")
+        assert status and "has no level of 3 strokes (its levels: 8, 4, 2)" in err
+        group = effect.svg.getElementById(group_id)
+        assert [shown(g) for g in level_groups(group)] == [True, False, False]
+        assert "7" not in {p.style.get("stroke-width") for p in group.descendants()}
+        plain = sketched_doc(self.tempdir, False)
+        plain_id = inkex.load_svg(str(plain)).getroot().getElementById("photo").getnext().get_id()
+        _, status, err = run_effect(RestyleSketch, plain, f"--id={plain_id}", "--show_level=4")
+        assert status and "no sketch made with Levels" in err
 
 
 class RestyleSketchTest(TestCase):

@@ -14,6 +14,7 @@ from inkex.inx import InxFile  # noqa: E402
 from inkex.tester.inx import InxMixin  # noqa: E402
 
 from inkscape_bundle import ROOT  # noqa: E402  (puts the built bundle on sys.path)
+from clipasso_contract.formats import MAX_STROKES  # noqa: E402
 from clipasso_contract.options import BACKBONES, EDITOR_BACKBONES, RUN_OPTIONS  # noqa: E402
 from clipasso_restyle import RestyleSketch  # noqa: E402
 from clipasso_sketch import SketchFromImage  # noqa: E402
@@ -21,11 +22,12 @@ from clipasso_sketch import SketchFromImage  # noqa: E402
 EXT = ROOT / "inkscape_ext"
 EFFECTS = {
     "clipasso_sketch.inx": (SketchFromImage, {"strokes", "seeds", "preset", "iterations", "mask",
-                                              "stroke_width", "backbone", "color"}),
+                                              "stroke_width", "backbone", "color", "levels"}),
     "clipasso_restyle.inx": (RestyleSketch, {"color", "opacity"}),
 }
 """inx file -> (effect class, the params that are contract run options)."""
 INKSCAPE_TYPES = {"int": int, "float": float}
+BOOLEANS = {"true": True, "false": False}
 
 
 class _Inx(InxMixin, unittest.TestCase):
@@ -72,6 +74,8 @@ def test_inx_params_match_the_effect_arguments(name):
             assert inkex.Color(int(param.text)).to_rgba() == inkex.Color(action.default).to_rgba(), pname
         elif kind in INKSCAPE_TYPES:
             assert INKSCAPE_TYPES[kind](param.text) == action.default, f"{name}: {pname}: default"
+        elif kind == "bool":
+            assert BOOLEANS[(param.text or "").strip()] is action.default, f"{name}: {pname}: default"
         else:  # string, path: an empty param is an empty default, which InxMixin does not compare
             assert (param.text or "") == action.default, f"{name}: {pname}: default"
 
@@ -93,6 +97,9 @@ def test_run_options_match_the_contract(name):
         elif pname == "color":
             assert param.param_type == "color", where
             assert inkex.Color(int(param.text)).to_rgb() == inkex.Color(option.default).to_rgb(), where
+        elif isinstance(option.default, str):  # free text the contract checks (levels)
+            assert param.param_type == "string" and action.type in (None, str), f"{where}: type"
+            assert (param.text or "") == option.default == action.default, f"{where}: default"
         else:
             kind = type(option.default)
             assert param.param_type == kind.__name__ and action.type is kind, f"{where}: type"
@@ -108,3 +115,11 @@ def test_run_options_match_the_contract(name):
 
 def test_editor_backbones_are_core_backbones():
     assert set(EDITOR_BACKBONES) <= set(BACKBONES) and RUN_OPTIONS["backbone"].default in EDITOR_BACKBONES
+
+
+def test_levels_and_show_level_params():
+    found = params(InxFile(str(EXT / "clipasso_sketch.inx")))
+    assert found["show_level"].param_type == "int" and int(found["show_level"].text) == 0
+    assert float(found["show_level"].get("min")) == 0 and float(found["show_level"].get("max")) == MAX_STROKES
+    restyle = params(InxFile(str(EXT / "clipasso_restyle.inx")))
+    assert restyle["show_level"].param_type == "int" and int(restyle["show_level"].text) == 0
