@@ -46,7 +46,7 @@ def measure_render(device: str, strokes: int, repeats: int = 30) -> float:
 
     config = SketchConfig(strokes=strokes, backbone="tiny-random", mask="off")
     prepared = prepare(None, config)
-    points = _initial_points(config, prepared, torch.device(device), [0])
+    points = _initial_points(config, None, prepared, torch.device(device), [0])
     points = (points[:, :, :1] + (points - points[:, :, :1]) * 3).clamp(0, 224).requires_grad_(True)
     widths = torch.full((1, strokes), 3.0, device=device)
     colors = torch.tensor([0.0, 0.0, 0.0, 1.0], device=device).expand(1, strokes, 4)
@@ -60,16 +60,32 @@ def measure_render(device: str, strokes: int, repeats: int = 30) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
-def run_one(args: argparse.Namespace) -> dict:
-    """One configuration, in this process."""
+def clean_loss(result, config, image, device: str) -> float:
+    """The same evaluation for every configuration: the fp32 clean-pair loss of a returned sketch
+    (its strokes as they are, in the canvas px of ``image``, None for the bundled example)."""
     import torch
 
-    from clipasso_core import SketchConfig, sketch
     from clipasso_core.backbones import PROFILES, load_encoder
     from clipasso_core.canvas import CanvasTransform
     from clipasso_core.loss import ClipLoss
     from clipasso_core.pipeline import prepare
     from clipasso_core.rasterizer import render
+
+    device = torch.device(device)
+    prepared = prepare(image, config)
+    t = CanvasTransform(result.width, result.height, 224)
+    points = torch.tensor([[t.to_canvas(x, y) for x, y in s.points] for s in result.strokes], device=device)
+    widths = torch.full((1, len(points)), config.canvas_stroke_width, device=device)
+    colors = torch.tensor([0.0, 0.0, 0.0, 1.0], device=device).expand(1, len(points), 4)
+    loss = ClipLoss(load_encoder(PROFILES[config.backbone], "loss").to(device))
+    with torch.no_grad():
+        drawn = render(points[None], widths, colors, 224)
+        return ClipLoss.pair_losses(loss.encode(drawn), loss.encode(prepared.target[None].to(device))).item()
+
+
+def run_one(args: argparse.Namespace) -> dict:
+    """One configuration, in this process."""
+    from clipasso_core import SketchConfig, sketch
 
     warnings.simplefilter("ignore")
     config = SketchConfig(strokes=args.strokes, preset=args.preset, seeds=args.seeds,
@@ -82,17 +98,7 @@ def run_one(args: argparse.Namespace) -> dict:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     steps = result.metadata["iterations"]
     seeds = len(result.metadata["seeds"])
-    # the same evaluation for every configuration: fp32 clean-pair loss of the returned sketch
-    device = torch.device(result.metadata["device"])
-    prepared = prepare(None, config)
-    t = CanvasTransform(result.width, result.height, 224)
-    points = torch.tensor([[t.to_canvas(x, y) for x, y in s.points] for s in result.strokes], device=device)
-    widths = torch.full((1, len(points)), config.width, device=device)
-    colors = torch.tensor([0.0, 0.0, 0.0, 1.0], device=device).expand(1, len(points), 4)
-    loss = ClipLoss(load_encoder(PROFILES[config.backbone], "loss").to(device))
-    with torch.no_grad():
-        image = render(points[None], widths, colors, 224)
-        final = ClipLoss.pair_losses(loss.encode(image), loss.encode(prepared.target[None].to(device))).item()
+    final = clean_loss(result, config, None, result.metadata["device"])
     total_steps = max(steps, 1)
     return {"preset": args.preset, "seeds": seeds, "steps": steps,
             "planned_steps": config.resolved_preset().iterations,
