@@ -17,6 +17,7 @@ def register():
     for cls in (*operators.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     bpy.types.Scene.clipasso_style = bpy.props.PointerProperty(type=operators.ClipassoStyle)
+    bpy.types.Object.clipasso_abstraction = operators.abstraction_property()
     _menu = ui.add_menu()
 
 
@@ -27,5 +28,6 @@ def unregister():
         _menu.remove(ui.menu_entry)
         _menu = None
     del bpy.types.Scene.clipasso_style
+    del bpy.types.Object.clipasso_abstraction
     for cls in reversed((*operators.CLASSES, *ui.CLASSES)):
         bpy.utils.unregister_class(cls)

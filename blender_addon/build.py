@@ -4,6 +4,11 @@ The object's custom property ``clipasso`` (a JSON string) holds the sketch as th
 (centrelines in image px, widths, colours), the image frame, the settings of the run and the current
 style, so a style can be applied again or reverted without re-running the optimisation. Sketches come
 in as the contract's ``formats.Sketch``; brushes and colours are the contract's (``geometry``).
+
+Levels of abstraction (``--levels``) are stored and laid out as ``levels`` describes: Grease Pencil,
+one layer per level ("Level 16", strokes in rank order), the others hidden; Curve, the object's
+splines are the shown level's (switching rebuilds them from the stored centrelines). A style
+applies to every level.
 """
 from __future__ import annotations
 
@@ -11,12 +16,14 @@ import json
 
 import bpy
 
-from . import geometry
+from . import geometry, levels
 from .contract import formats
 from .contract import geometry as shared
 
 PROP = "clipasso"
 NOISE_MODIFIER = "Clipasso jitter"
+BUILD_MODIFIER = "Clipasso draw on"
+level_counts, shown_level = levels.counts, levels.shown
 
 
 def gp_datablocks():
@@ -64,6 +71,7 @@ def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: fl
             "frame": {"size": frame_size, "offset": list(offset)},
             "strokes": _centrelines(sketch), "metadata": dict(sketch.metadata),
             "settings": settings, "style": style, "original_style": dict(style)}
+    levels.set_levels(data, [levels.entry(v.count, v.loss, v.strokes) for v in sketch.levels])
     if kind == "CURVE":
         block = bpy.data.curves.new(name, "CURVE")
         block.dimensions = "3D"
@@ -82,8 +90,39 @@ def replace_strokes(obj, sketch: formats.Sketch) -> None:
     data = load_data(obj)
     data["strokes"] = _centrelines(sketch)
     data["metadata"] = dict(sketch.metadata)
+    # a finished levels sketch shows its largest level; a preview has none (a refine's, too)
+    levels.set_levels(data, [levels.entry(v.count, v.loss, v.strokes) for v in sketch.levels],
+                      show=sketch.levels[0].count if sketch.levels else None)
     save_data(obj, data)
     rebuild(obj)
+
+
+def add_level(obj, count: int, loss: float, sketch: formats.Sketch) -> None:
+    """A level that just arrived (the core's ``level`` event): stored, given its layer, and shown."""
+    data = load_data(obj)
+    levels.add(data, levels.entry(count, loss, sketch.strokes))
+    save_data(obj, data)
+    rebuild(obj)
+
+
+def show_level(obj, count: int) -> None:
+    """Show one level of a levels sketch (Grease Pencil: the other levels' layers are hidden;
+    Curve: the splines become that level's)."""
+    data = load_data(obj)
+    levels.set_levels(data, data.get("levels") or [], show=count)  # ValueError: no such level
+    save_data(obj, data)
+    if obj.type == "CURVE":
+        rebuild(obj)
+    else:
+        _hide_levels(obj, data)
+
+
+def _hide_levels(obj, data: dict) -> None:
+    layers = obj.data.layers
+    for name, _, _, hidden in levels.layer_plan(data):
+        layer = layers.get(name)
+        if layer is not None:
+            layer.hide = hidden
 
 
 def brush_of(style: dict) -> str:
@@ -100,19 +139,33 @@ def rebuild(obj) -> None:
     """Rewrite the object's geometry from its stored centrelines and style."""
     data = load_data(obj)
     frame = frame_of(data)
-    curves = [[frame.to_object(x, y) for x, y in pts] for pts in data["strokes"]]
+
+    def to_object(strokes):
+        return [[frame.to_object(x, y) for x, y in pts] for pts in strokes]
+
     if obj.type == "CURVE":
-        _build_curve(obj, curves, data, frame)
+        _build_curve(obj, to_object(levels.curve_strokes(data)), data, frame)
     else:
-        _build_grease_pencil(obj, curves, data, frame)
+        plan = levels.layer_plan(data)
+        wanted = {name for name, _, _, _ in plan}
+        for layer in list(obj.data.layers):  # layers of an earlier state (a preview, fewer levels)
+            if layer.name not in wanted and levels.is_managed_layer(layer.name):
+                obj.data.layers.remove(layer)
+        for name, strokes, ids, hidden in plan:
+            _build_grease_pencil(obj, name, to_object(strokes), ids, data, frame)
+            obj.data.layers.get(name).hide = hidden
+        _set_jitter(obj, data["style"])
     _apply_material(obj, data["style"])
 
 
-def _build_grease_pencil(obj, curves, data, frame) -> None:
-    gp = obj.data
-    layer = gp.layers.get("Sketch") if hasattr(gp.layers, "get") else None
-    if layer is None:
-        layer = gp.layers.new("Sketch")
+def _layer(gp, name: str):
+    layer = gp.layers.get(name) if hasattr(gp.layers, "get") else None
+    return layer if layer is not None else gp.layers.new(name)
+
+
+def _build_grease_pencil(obj, name, curves, ids, data, frame) -> None:
+    """One layer's strokes, in the order given (most important first)."""
+    layer = _layer(obj.data, name)
     scene_frame = bpy.context.scene.frame_current
     frame_data = layer.get_frame_at(scene_frame) if hasattr(layer, "get_frame_at") else None
     if frame_data is None:
@@ -128,13 +181,13 @@ def _build_grease_pencil(obj, curves, data, frame) -> None:
     for index, control in enumerate(curves):
         stroke = drawing.strokes[index]
         stroke.material_index = 0
-        profile = shared.width_profile_samples(brush_of(style), geometry.SAMPLES, seed=index)
+        seed = ids[index] if ids and ids[index] is not None else index  # a stroke looks alike in every level
+        profile = shared.width_profile_samples(brush_of(style), geometry.SAMPLES, seed=seed)
         positions = shared.sample_cubic(control, geometry.SAMPLES)
         for point, position, scale in zip(stroke.points, positions, profile):
             point.position = position
             point.radius = radius * scale
             point.opacity = style["opacity"]
-    _set_jitter(obj, style)
 
 
 def _set_jitter(obj, style) -> None:
@@ -213,6 +266,23 @@ def revert_style(obj) -> None:
     rebuild(obj)
 
 
+def draw_on(obj, start: float, length: float):
+    """A native Build modifier drawing the Grease Pencil strokes one after another, in their order
+    (most important first), from frame ``start`` for ``length`` frames; set again when it exists."""
+    if obj.type == "CURVE":
+        raise ValueError("Draw On needs a Grease Pencil sketch (Output: Grease Pencil)")
+    modifier = obj.modifiers.get(BUILD_MODIFIER)
+    if modifier is None:
+        modifier = obj.modifiers.new(BUILD_MODIFIER, "GREASE_PENCIL_BUILD")
+    modifier.mode = "SEQUENTIAL"
+    modifier.transition = "GROW"
+    modifier.time_mode = "FRAMES"
+    keyframe = min((f.frame_number for layer in obj.data.layers for f in layer.frames), default=start)
+    modifier.start_delay = max(0.0, float(start - keyframe))  # counted from the strokes' keyframe
+    modifier.length = float(length)
+    return modifier
+
+
 def current_centrelines(obj) -> list[list[tuple[float, float]]]:
     """The object's strokes now (after any hand edits), as cubics in image px: curve control
     points directly; Grease Pencil points fitted with a least-squares cubic (exact when the points
@@ -220,6 +290,9 @@ def current_centrelines(obj) -> list[list[tuple[float, float]]]:
     data = load_data(obj)
     frame = frame_of(data)
     out = []
+    counts = level_counts(data)
+    if obj.type == "CURVE" and counts and shown_level(data) != counts[0]:
+        return [[tuple(p) for p in pts] for pts in data["strokes"]]  # the largest level is not shown
     if obj.type == "CURVE":
         for spline in obj.data.splines:
             pts = spline.bezier_points
@@ -228,7 +301,8 @@ def current_centrelines(obj) -> list[list[tuple[float, float]]]:
             a, b = pts[0], pts[-1]
             out.append([frame.to_image(p[0], p[1]) for p in (a.co, a.handle_right, b.handle_left, b.co)])
         return out
-    layer = obj.data.layers[0]
+    name = levels.layer_name(counts[0]) if counts else levels.SKETCH_LAYER
+    layer = obj.data.layers.get(name) or obj.data.layers[0]
     drawing = layer.get_frame_at(bpy.context.scene.frame_current).drawing
     for stroke in drawing.strokes:
         positions = [tuple(p.position)[:2] for p in stroke.points]

@@ -56,6 +56,7 @@ class SketchJob:
             self.obj = target
             self.created = False
             self.shown = 0  # how many times this run's strokes were put in the scene
+            self.levels_done: list[int] = []  # the levels of abstraction that arrived, in order
             self.cancel_requested = False
             self.error = ""
             self.warnings: list[str] = []
@@ -95,6 +96,13 @@ class SketchJob:
             elif isinstance(event, events.Preview):
                 if not self.run.error and not (self.cancel_requested and self.obj is None):
                     self._show(context, event.sketch)
+            elif isinstance(event, events.LevelDone):  # a level of abstraction is done: show it
+                if not self.run.error and not (self.cancel_requested and self.obj is None):
+                    if self.obj is None:
+                        self._show(context, event.sketch)
+                    build.add_level(self.obj, event.count, event.loss, event.sketch)
+                    self.levels_done.append(event.count)
+                    self.status = job_logic.level_text(self.levels_done)
             elif isinstance(event, client.Exited):
                 return self._finish(context, event.code)
         return RUNNING

@@ -32,6 +32,18 @@ def status_text(progress: events.Progress) -> str:
             f"{progress.eta_s:.0f} s left  (Esc: stop and keep the best)")
 
 
+def level_text(counts: list[int]) -> str:
+    """The status bar line once levels of abstraction arrive (the largest first)."""
+    return (f"Levels done: {', '.join(str(c) for c in counts)} strokes  "
+            f"(Esc: stop and keep the levels done)")
+
+
+def levels_value(text: str) -> list[int]:
+    """The Levels field checked (``options.parse_levels``: FormatError with the reason), largest
+    first; [] when empty (one level)."""
+    return options.parse_levels(text or "")
+
+
 def fraction(progress: events.Progress) -> float:
     """How far the run is, 0..1."""
     return min(1.0, max(0.0, progress.iteration / progress.total)) if progress.total else 0.0

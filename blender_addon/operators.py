@@ -53,6 +53,8 @@ def option_property(name: str, label: str, choices=None):
     if option.choices:
         return EnumProperty(name=label, description=_description(option), items=_items(choices or option.choices),
                             default=option.default)
+    if isinstance(option.default, str) and name != "color":
+        return StringProperty(name=label, description=_description(option), default=option.default)
     if name == "color":
         return FloatVectorProperty(name=label, description=_description(option), subtype="COLOR_GAMMA", size=3,
                                    default=shared.hex_to_rgb(option.default), min=0.0, max=1.0)
@@ -94,11 +96,12 @@ def _image_source(image) -> tuple[str, bytes | None]:
     return path, None
 
 
-def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbone) -> list[str]:
-    """The core's arguments for a run with these option values (colour "#rrggbb")."""
+def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbone, levels="") -> list[str]:
+    """The core's arguments for a run with these option values (colour "#rrggbb"; levels "16,8,4"
+    or "" for one level; with levels their largest is the stroke count)."""
     return job_logic.core_args({"strokes": strokes, "seeds": seeds, "preset": preset, "mask": mask,
                                 "stroke_width": float(width), "color": color, "iterations": iterations,
-                                "backbone": backbone})
+                                "backbone": backbone, "levels": levels})
 
 
 class _RunsCore:
@@ -222,8 +225,11 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
     iterations: option_property("iterations", "Iterations")
     size: FloatProperty(name="Size", default=2.0, min=0.01, description="Long side at the 3D cursor")
     backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
+    levels: option_property("levels", "Levels")
 
     def _prepare(self, context):
+        counts = job_logic.levels_value(self.levels)  # checked before anything runs (FormatError)
+        strokes = counts[0] if counts else self.strokes
         empty = _selected_image_empty(context) if not self.filepath else None
         if empty is not None:
             image_path, image_data = _image_source(empty.data)
@@ -238,10 +244,12 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
             size, offset = self.size, (-0.5, -0.5)
             matrix = Matrix.Translation(context.scene.cursor.location) @ Matrix.Rotation(math.pi / 2, 4, "X")
             name = f"Sketch of {os.path.splitext(os.path.basename(image_path))[0]}"
-        settings = {"strokes": self.strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
-                    "stroke_width": self.stroke_width, "image": image_path, "image_name": image_name}
-        args = run_args(self.strokes, self.seeds, self.preset, self.mask, self.stroke_width,
-                        shared.rgb_to_hex(self.color), self.iterations, self.backbone)
+        settings = {"strokes": strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
+                    "stroke_width": self.stroke_width, "image": image_path, "image_name": image_name,
+                    "levels": ",".join(str(c) for c in counts)}
+        args = run_args(strokes, self.seeds, self.preset, self.mask, self.stroke_width,
+                        shared.rgb_to_hex(self.color), self.iterations, self.backbone,
+                        ",".join(str(c) for c in counts))
         self._job = SketchJob(command_from_prefs(context), image_path, args, self.output, size, offset, matrix,
                               settings, name, image_data=image_data)
 
@@ -287,8 +295,9 @@ class CLIPASSO_OT_refine(_OnSketch, _RunsCore, bpy.types.Operator):
         else:
             raise InputError(f"the sketch's image is gone: {s.get('image') or s.get('image_name')}")
         style = data["style"]
+        levels = ",".join(str(c) for c in build.level_counts(data))  # a levels sketch gets its levels again
         args = run_args(len(data["strokes"]), 1, s["preset"], s["mask"], s["stroke_width"], style["color"],
-                        self.iterations, self.backbone)
+                        self.iterations, self.backbone, levels)
         self._job = SketchJob(command_from_prefs(context), image_path, args, obj.type, data["frame"]["size"],
                               data["frame"]["offset"], obj.matrix_world.copy(), s, obj.name, target=obj,
                               image_data=image_data)
@@ -326,6 +335,64 @@ class CLIPASSO_OT_revert_style(_OnSketch, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class CLIPASSO_OT_draw_on(_OnSketch, bpy.types.Operator):
+    """Draw the sketch on stroke by stroke, most important first (a Grease Pencil Build modifier)"""
+
+    bl_idname = "clipasso.draw_on"
+    bl_label = "Draw On"
+    bl_options = {"REGISTER", "UNDO"}
+
+    start: IntProperty(name="Start Frame", default=1, description="The frame the drawing starts")
+    length: IntProperty(name="Length", default=48, min=1, description="Frames to draw every stroke")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        if not build.is_sketch(obj):
+            return False
+        if obj.type == "CURVE":
+            cls.poll_message_set("Draw On needs a Grease Pencil sketch (Output: Grease Pencil)")
+            return False
+        return True
+
+    def invoke(self, context, event):
+        st = context.scene.clipasso_style
+        self.start, self.length = st.draw_start, st.draw_length
+        return self.execute(context)
+
+    def execute(self, context):
+        build.draw_on(context.active_object, self.start, self.length)
+        return {"FINISHED"}
+
+
+def _abstraction_items(obj, context):
+    """The levels of the object, largest first (a one-level sketch: none)."""
+    counts = build.level_counts(build.load_data(obj)) if build.is_sketch(obj) else []
+    items = [(str(c), f"{c} strokes", f"Show the level of {c} strokes", c) for c in counts]
+    _ABSTRACTION_ITEMS[obj.name] = items or [("0", "One level", "Not a levels sketch", 0)]
+    return _ABSTRACTION_ITEMS[obj.name]
+
+
+_ABSTRACTION_ITEMS: dict[str, list] = {}
+"""Blender needs the dynamic items kept alive while it shows them."""
+
+
+def _get_abstraction(obj) -> int:
+    return build.shown_level(build.load_data(obj)) if build.is_sketch(obj) else 0
+
+
+def _set_abstraction(obj, value: int) -> None:
+    if build.is_sketch(obj) and value in build.level_counts(build.load_data(obj)):
+        build.show_level(obj, value)
+
+
+def abstraction_property():
+    """Object.clipasso_abstraction: the level a levels sketch shows (read from and written to its
+    stored data, so it follows undo and is saved with it)."""
+    return EnumProperty(name="Abstraction", description="The level of abstraction shown (strokes)",
+                        items=_abstraction_items, get=_get_abstraction, set=_set_abstraction)
+
+
 class CLIPASSO_OT_check_core(bpy.types.Operator):
     """Check that the clipasso core can be run and speaks this add-on's protocol"""
 
@@ -354,7 +421,9 @@ class ClipassoStyle(bpy.types.PropertyGroup):
     opacity: FloatProperty(name="Opacity", default=1.0, min=0.0, max=1.0)
     brush: EnumProperty(name="Brush", items=_items(shared.BRUSHES), default="uniform")
     jitter: FloatProperty(name="Jitter", default=0.5, min=0.0, max=5.0, description="Sketchy brush noise")
+    draw_start: IntProperty(name="Start Frame", default=1, description="Draw On: the frame the drawing starts")
+    draw_length: IntProperty(name="Length", default=48, min=1, description="Draw On: frames to draw every stroke")
 
 
 CLASSES = (ClipassoStyle, CLIPASSO_OT_sketch_from_image, CLIPASSO_OT_refine, CLIPASSO_OT_restyle,
-           CLIPASSO_OT_revert_style, CLIPASSO_OT_check_core)
+           CLIPASSO_OT_revert_style, CLIPASSO_OT_draw_on, CLIPASSO_OT_check_core)

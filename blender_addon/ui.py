@@ -42,7 +42,14 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
         data = build.load_data(obj)
         meta = data.get("metadata", {})
         box = layout.box()
-        box.label(text=f"{len(data['strokes'])} strokes, loss {meta.get('final_loss', '?')}")
+        counts = build.level_counts(data)
+        if counts:  # a levels sketch: the level shown, and the control that picks it
+            shown = build.shown_level(data)
+            loss = next(level["loss"] for level in data["levels"] if level["count"] == shown)
+            box.label(text=f"Levels {', '.join(map(str, counts))}: showing {shown} strokes, loss {loss:.4g}")
+            box.prop(obj, "clipasso_abstraction")
+        else:
+            box.label(text=f"{len(data['strokes'])} strokes, loss {meta.get('final_loss', '?')}")
         style = context.scene.clipasso_style
         for prop in ("width_px", "color", "opacity", "brush"):
             box.prop(style, prop)
@@ -52,6 +59,14 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
         row.operator("clipasso.restyle")
         row.operator("clipasso.revert_style")
         box.operator("clipasso.refine", icon="FILE_REFRESH")
+        draw = layout.box()
+        if obj.type == "CURVE":
+            draw.label(text="Draw On needs Grease Pencil output")
+            return
+        row = draw.row()
+        row.prop(style, "draw_start")
+        row.prop(style, "draw_length")
+        draw.operator("clipasso.draw_on", icon="ANIM")
 
 
 def menu_entry(self, context):

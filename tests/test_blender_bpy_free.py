@@ -35,6 +35,7 @@ def addon_module(name: str):
 
 geometry = addon_module("geometry")
 job_logic = addon_module("job_logic")
+levels = addon_module("levels")
 contract = sys.modules[f"{PACKAGE}.contract"]
 CUBIC = [(10.0, 20.0), (60.0, -5.0), (140.0, 90.0), (200.0, 40.0)]
 
@@ -107,7 +108,11 @@ def test_core_args_use_the_contracts_flags():
     with pytest.raises(ValueError, match="preset must be one of"):
         job_logic.core_args({"preset": "slowest"})
     with pytest.raises(ValueError, match="not a run option"):
-        job_logic.core_args({"levels": 3})
+        job_logic.core_args({"frames": 3})
+    assert job_logic.core_args({"levels": ""}, preview_every=5) == ["--preview-every", "5"]  # one level
+    assert job_logic.core_args({"levels": "4, 16,8"})[:2] == [options["levels"].flag, "16,8,4"]
+    with pytest.raises(ValueError, match="whole numbers"):
+        job_logic.core_args({"levels": "16,eight"})
 
 
 def test_core_args_are_accepted_by_the_cli():
@@ -115,8 +120,9 @@ def test_core_args_are_accepted_by_the_cli():
     from clipasso_core import cli
 
     args = job_logic.core_args({"strokes": 7, "seeds": 1, "preset": "paper", "mask": "on", "stroke_width": 4.0,
-                                "color": "#00ff00", "iterations": 12, "backbone": "openai"})
+                                "color": "#00ff00", "iterations": 12, "backbone": "openai", "levels": "2,7,4"})
     parsed = cli.build_parser().parse_args(["sketch", "in.png", "-o", "out.svg", *args])
+    assert parsed.levels == "7,4,2"
     assert (parsed.strokes, parsed.seeds, parsed.preset, parsed.mask, parsed.stroke_width, parsed.color,
             parsed.iterations, parsed.backbone, parsed.preview_every) == (7, 1, "paper", "on", 4.0, "#00ff00", 12,
                                                                           "openai", job_logic.PREVIEW_EVERY)
@@ -157,3 +163,51 @@ def test_status_and_fraction_of_a_progress_event():
 ])
 def test_end_state(cancel, shows, done, failure, state):
     assert job_logic.end_state(cancel, shows, done, failure) == state
+
+
+# levels of abstraction (job_logic, levels.py)
+
+
+def test_levels_value_checks_the_levels_field():
+    assert job_logic.levels_value("") == [] and job_logic.levels_value("  ") == []
+    assert job_logic.levels_value("4,16, 8") == [16, 8, 4]
+    for text, message in (("16,x", "whole numbers"), ("8,8", "different"), ("0,4", "from 1 to"),
+                          (",".join(str(c) for c in range(1, 11)), "at most")):
+        with pytest.raises(contract.formats.FormatError, match=message):
+            job_logic.levels_value(text)
+    assert job_logic.level_text([16, 8]).startswith("Levels done: 16, 8 strokes")
+
+
+def _stroke(i):
+    return contract.formats.Stroke([(i, 0.0), (i, 1.0), (i, 2.0), (i, 3.0)], 2.0, id=i, rank=0)
+
+
+def _entry(count, ids):
+    return levels.entry(count, 1.0 / count, [_stroke(i) for i in ids])
+
+
+def test_levels_data_add_show_and_layers():
+    data = {"strokes": [[[0.0, 0.0]] * 4]}
+    assert levels.counts(data) == [] and levels.shown(data) == 0
+    assert levels.layer_plan(data) == [(levels.SKETCH_LAYER, data["strokes"], None, False)]
+    assert levels.curve_strokes(data) is data["strokes"]
+    levels.add(data, _entry(4, [3, 1, 0, 2]))  # levels arrive largest first, each shown
+    assert levels.counts(data) == [4] and levels.shown(data) == 4
+    assert data["strokes"] == data["levels"][0]["strokes"] and data["levels"][0]["ids"] == [3, 1, 0, 2]
+    levels.add(data, _entry(2, [3, 1]))
+    assert levels.counts(data) == [4, 2] and levels.shown(data) == 2
+    plan = levels.layer_plan(data)
+    assert [(name, ids, hidden) for name, _, ids, hidden in plan] == [("Level 4", [3, 1, 0, 2], True),
+                                                                     ("Level 2", [3, 1], False)]
+    assert levels.curve_strokes(data) == levels.strokes_of(data, 2) and len(levels.curve_strokes(data)) == 2
+    levels.set_levels(data, data["levels"], show=4)
+    assert levels.shown(data) == 4 and [h for *_, h in levels.layer_plan(data)] == [False, True]
+    with pytest.raises(ValueError, match="no level of 3"):
+        levels.set_levels(data, data["levels"], show=3)
+    levels.set_levels(data, data["levels"], show=2)
+    levels.set_levels(data, [_entry(4, [3, 1, 0, 2])])  # fewer levels (cancelled): the shown one is gone
+    assert levels.counts(data) == [4] and levels.shown(data) == 4
+    levels.set_levels(data, [])  # a preview of a refine: one level again
+    assert "levels" not in data and "shown_level" not in data
+    assert levels.is_managed_layer("Level 8") and levels.is_managed_layer("Sketch")
+    assert not levels.is_managed_layer("My notes")

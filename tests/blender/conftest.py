@@ -172,3 +172,29 @@ def gp_sketch(gp_sketch_file):
 @pytest.fixture
 def curve_sketch(curve_sketch_file):
     return open_sketch(curve_sketch_file)
+
+
+LEVELS = "6,3,2"
+"""The levels of the levels sketches the tests make (largest first)."""
+
+
+@pytest.fixture(scope="session")
+def gp_levels_file(addon, tmp_path_factory):
+    """A .blend with one Grease Pencil levels sketch of the cat (levels 6, 3, 2), made once."""
+    return _saved_sketch(tmp_path_factory, "gp_levels", levels=LEVELS, output="GPENCIL")
+
+
+@pytest.fixture(scope="session")
+def curve_levels_file(addon, tmp_path_factory):
+    """A .blend with one Curve levels sketch of the cat (levels 6, 3, 2), made once."""
+    return _saved_sketch(tmp_path_factory, "curve_levels", levels=LEVELS, output="CURVE")
+
+
+@pytest.fixture
+def gp_levels(gp_levels_file):
+    return open_sketch(gp_levels_file)
+
+
+@pytest.fixture
+def curve_levels(curve_levels_file):
+    return open_sketch(curve_levels_file)
