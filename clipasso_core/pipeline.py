@@ -173,8 +173,9 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     progress receives ``contract.events`` objects: ``Progress`` after every step and ``Preview``
     (the best strokes so far) every ``config.preview_every`` steps. Setting ``cancel`` stops the run:
     once the optimisation has run a step, the best sketch so far is returned with
-    ``metadata["cancelled"] = True``; before that (loading, masking, init), ``Cancelled`` is raised. ``timings`` (benchmarks): a dict that receives
-    seconds per phase ("render", "loss", "eval", see ``optimize``).
+    ``metadata["cancelled"] = True``; before that (loading, masking, init), ``Cancelled`` is raised.
+    ``timings`` (benchmarks): a dict that receives seconds per phase ("render", "loss", "eval", see
+    ``optimize``).
     """
     config = (config or SketchConfig()).validate()
     preset = config.resolved_preset()
@@ -185,8 +186,10 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     device = resolve_device(config.device)
     started = time.perf_counter()
 
+    cancelled = cancel.is_set if cancel is not None else (lambda: False)
+
     def stop_if_cancelled() -> None:
-        if cancel is not None and cancel.is_set():
+        if cancelled():
             raise Cancelled("cancelled before the optimisation started; nothing written")
 
     init = read_init(config.init) if config.init else None
@@ -217,13 +220,12 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
 
     rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
     objective = ClipObjective(loss, prepared.target.to(device), preset, rngs[0])
-    result: OptimizationResult = optimize(
-        points, StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS), objective, preset,
-        rngs, on_progress, cancel.is_set if cancel else (lambda: False), timings)
+    style = StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS)
+    result: OptimizationResult = optimize(points, style, objective, preset, rngs, on_progress,
+                                          cancelled, timings)
     if result.cancelled and max(result.iterations) == 0:
         stop_if_cancelled()
     winner = int(np.argmin(result.losses))
-    style = StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS)
     top = rank_strokes(result.points[winner], list(range(strokes)), style, objective)
 
     def on_level(count: int, level: RankedStrokes) -> None:
@@ -233,7 +235,7 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     if config.levels:
         on_level(strokes, top)
     levels = smaller_levels(top, list(config.levels[1:]), style, objective, preset, rngs[winner],
-                            on_level, cancel.is_set if cancel else (lambda: False))
+                            on_level, cancelled)
     metadata = {
         "generator": "clipasso", "version": __version__, "strokes": strokes, "seed": seeds[winner],
         "seeds": seeds, "seed_losses": [round(v, 6) for v in result.losses],
@@ -241,7 +243,7 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
         "backbone": profile.name, "random_weights": profile.random, "preset": preset.name,
         "precision": "bf16" if bf16 else "fp32", "device": device.type, "masked": prepared.masked,
         "canvas": CANVAS, "init": bool(config.init),
-        "cancelled": result.cancelled or bool(cancel is not None and cancel.is_set()),
+        "cancelled": result.cancelled or cancelled(),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if config.levels:

@@ -115,6 +115,11 @@ def child(args: argparse.Namespace, preset: str, seeds: int, steps: int | None) 
            "--device", args.device, "--backbone", args.backbone, "--strokes", str(args.strokes)]
     if steps:
         cmd += ["--steps", str(steps)]
+    return run_child(cmd)
+
+
+def run_child(cmd: list[str]) -> dict:
+    """Run one benchmark process; its figures are the JSON object on its last line of output."""
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"benchmark child failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")

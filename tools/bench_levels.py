@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
+
+from bench import clean_loss, run_child  # noqa: E402
 
 LEVELS = (32, 16, 8, 4)
 
@@ -43,7 +44,6 @@ def run_one(args: argparse.Namespace) -> dict:
     --rank the ranking figures."""
     import numpy as np
 
-    from bench import clean_loss
     from clipasso_core import SketchConfig, Sketch, sketch
 
     warnings.simplefilter("ignore")
@@ -78,10 +78,7 @@ def child(args: argparse.Namespace, image: str, strokes: int, levels: str = "", 
            "--device", args.device, "--backbone", args.backbone, "--random", str(args.random)]
     cmd += ["--levels", levels] if levels else []
     cmd += ["--rank"] if rank else []
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        sys.exit(f"benchmark child failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(cmd)
 
 
 def main() -> None:
