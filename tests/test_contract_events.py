@@ -18,7 +18,11 @@ SAMPLES = [
     events.Progress(3, 600, 1.5, 1.25, 0.5, 99.0),
     events.Preview(20, SKETCH),
     events.LevelDone(1, 0.5, SKETCH),
+    events.Progress(3, 12, 1.5, 1.25, 0.5, 9.0, frame=7),
+    events.FrameDone(7, 2, 24, 0.75, False, SKETCH),
+    events.FrameDone(9, 3, None, 0.75, True, SKETCH),
     events.Done("a.svg", 1.2, 1000, 600, False, json="a.json"),
+    events.Done("a.svg", 1.2, 1000, 600, True, frames=3),
     events.Error("bad input", 2),
 ]
 
@@ -32,13 +36,13 @@ def test_round_trip_through_a_json_line(event):
 
 
 def test_the_table_names_every_event_once():
-    assert sorted(events.EVENTS) == sorted(e.name for e in SAMPLES)
-    assert "raster" not in events.to_dict(SAMPLES[5])  # unset optional fields are left out
+    assert sorted(events.EVENTS) == sorted({e.name for e in SAMPLES})
+    assert "raster" not in events.to_dict(SAMPLES[-3]) and "frame" not in events.to_dict(SAMPLES[3])  # unset optional fields are left out
 
 
 def test_unknown_events_are_kept_apart_and_other_protocols_refused():
-    unknown = events.from_dict({"protocol": 1, "event": "frame", "index": 3})
-    assert isinstance(unknown, events.Unknown) and unknown.event == "frame"
+    unknown = events.from_dict({"protocol": 1, "event": "newer-event", "index": 3})
+    assert isinstance(unknown, events.Unknown) and unknown.event == "newer-event"
     with pytest.raises(FormatError, match="protocol 2.*update"):
         events.from_dict({"protocol": 2, "event": "start"})
     with pytest.raises(FormatError, match="malformed progress event"):
@@ -75,5 +79,5 @@ def test_numbers_are_converted_to_the_field_type_and_unknown_events_keep_their_d
     progress = events.from_dict({"protocol": 1, "event": "progress", "iteration": 1, "total": 2, "loss": 3,
                                  "best_loss": 1, "elapsed_s": 0, "eta_s": 0})
     assert isinstance(progress.loss, float) and progress.loss == 3.0
-    data = {"protocol": 1, "event": "frame", "index": 3}
+    data = {"protocol": 1, "event": "newer-event", "index": 3}
     assert events.to_dict(events.from_dict(data)) == data

@@ -37,6 +37,8 @@ class Start:
     iterations: int
     preset: str
     backbone: str
+    frames: int | None = None
+    """``animate``: the frames to sketch, when the input says how many it has."""
     name = "start"
 
 
@@ -50,7 +52,8 @@ class WarningMessage:
 
 @dataclass
 class Progress:
-    """After each step: loss is this step's loss, best_loss the best evaluation so far."""
+    """After each step: loss is this step's loss, best_loss the best evaluation so far; with
+    ``animate``, ``frame`` is the input frame being sketched (iteration and total count its steps)."""
 
     iteration: int
     total: int
@@ -58,6 +61,7 @@ class Progress:
     best_loss: float
     elapsed_s: float
     eta_s: float
+    frame: int | None = None
     name = "progress"
 
 
@@ -95,8 +99,35 @@ class LevelDone:
 
 
 @dataclass
+class FrameDone:
+    """``animate``: a frame is sketched. index: the input frame; done: frames sketched so far;
+    total: frames to sketch (None when the input does not say); cut: started afresh (scene cut)."""
+
+    index: int
+    done: int
+    total: int | None
+    loss: float
+    cut: bool
+    sketch: Sketch
+    name = "frame"
+
+    def to_fields(self) -> dict:
+        return {"index": self.index, "done": self.done, "total": self.total, "loss": self.loss,
+                "cut": self.cut, "sketch": self.sketch.to_dict()}
+
+    @classmethod
+    def from_fields(cls, data: dict) -> "FrameDone":
+        total = data.get("total")
+        return cls(_typed("index", data["index"], "int"), _typed("done", data["done"], "int"),
+                   None if total is None else _typed("total", total, "int"), _typed("loss", data["loss"], "float"),
+                   _typed("cut", data.get("cut", False), "bool"), Sketch.from_dict(data["sketch"]))
+
+
+@dataclass
 class Done:
-    """The run ended and wrote its files (``cancelled``: stopped early, best so far written)."""
+    """The run ended and wrote its files (``cancelled``: stopped early, best so far written).
+    ``animate``: loss is the mean over the frames, iterations the steps of all frames, frames the
+    number of frames written."""
 
     svg: str
     loss: float
@@ -105,6 +136,7 @@ class Done:
     cancelled: bool
     json: str | None = None
     raster: str | None = None
+    frames: int | None = None
     name = "done"
 
 
@@ -126,10 +158,11 @@ class Unknown:
     name = "unknown"
 
 
-EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, LevelDone, Done, Error)}
+EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, LevelDone, FrameDone, Done,
+                                        Error)}
 """Event name -> class: the one table of the protocol's messages."""
 
-Event = Union[Info, Start, WarningMessage, Progress, Preview, LevelDone, Done, Error, Unknown]
+Event = Union[Info, Start, WarningMessage, Progress, Preview, LevelDone, FrameDone, Done, Error, Unknown]
 
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}

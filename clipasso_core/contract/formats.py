@@ -224,19 +224,19 @@ def _refuse_constant(name: str):
     raise FormatError(f"malformed sketch JSON: {name} is not a number")
 
 
-def read_text(path: str | os.PathLike, what: str) -> str:
-    """The UTF-8 text of a sketch file (SVG or JSON): a regular file of at most MAX_FILE_BYTES."""
+def read_text(path: str | os.PathLike, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a sketch file (SVG or JSON): a regular file of at most ``limit`` bytes."""
     name = os.fspath(path)
-    too_big = FormatError(f"{what} {name} is larger than the limit of {MAX_FILE_BYTES} bytes "
-                          f"({MAX_FILE_BYTES // 2 ** 20} MiB)")
+    too_big = FormatError(f"{what} {name} is larger than the limit of {limit} bytes "
+                          f"({limit // 2 ** 20} MiB)")
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise FormatError(f"{what} {name} is not a regular file")
-        if os.path.getsize(path) > MAX_FILE_BYTES:
+        if os.path.getsize(path) > limit:
             raise too_big
         with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since
-        if len(data) > MAX_FILE_BYTES:
+            data = handle.read(limit + 1)  # the file may have grown since
+        if len(data) > limit:
             raise too_big
         return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:

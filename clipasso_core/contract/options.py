@@ -53,16 +53,26 @@ RUN_OPTIONS = {o.name: o for o in (
            "largest is the stroke count; empty: one level)"),
 )}
 """Option name -> Option, for every option an editor sets."""
-PRESET_DEFAULT = ("seeds", "iterations")
-"""Options whose value 0 means "the preset's" (the flag is then left out)."""
+MAX_FRAME_INDEX = 10_000_000
+ANIMATE_OPTIONS = {o.name: o for o in (
+    Option("start", "--start", 0, "first input frame to sketch (0 = the input's first)", 0, MAX_FRAME_INDEX),
+    Option("end", "--end", -1, "last input frame to sketch, inclusive (-1: the input's last)", -1,
+           MAX_FRAME_INDEX),
+    Option("step", "--step", 1, "sketch every K-th input frame", 1, 1000),
+    Option("fps", "--fps", 0.0, "frames per second of the animation (0: the input's, 24 for images)", 0.0,
+           1000.0),
+)}
+"""``clipasso animate``'s own options (it also takes every RUN_OPTIONS option but levels)."""
+LEFT_OUT = {"seeds": 0, "iterations": 0, "end": -1, "fps": 0}
+"""Option values that mean "the core's default" (the preset's, the input's): the flag is left out."""
 
 
 def run_arguments(values: dict) -> list[str]:
-    """The ``clipasso sketch`` flags for run options keyed by their RUN_OPTIONS names, each checked
-    against the table (FormatError naming the option otherwise)."""
+    """The ``clipasso sketch`` / ``animate`` flags for options keyed by their RUN_OPTIONS or
+    ANIMATE_OPTIONS names, each checked against the table (FormatError naming the option otherwise)."""
     args = []
     for name, value in values.items():
-        option = RUN_OPTIONS.get(name)
+        option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name)
         if option is None:
             raise FormatError(f"not a run option of the clipasso core: {name}")
         if option.choices:
@@ -77,7 +87,7 @@ def run_arguments(values: dict) -> list[str]:
             value = ",".join(str(c) for c in counts)
         else:
             number = check_number(value, name, option.minimum, option.maximum)
-            if name in PRESET_DEFAULT and number == 0:
+            if name in LEFT_OUT and number == LEFT_OUT[name]:
                 continue
             value = int(number) if isinstance(option.default, int) else number
         args += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
