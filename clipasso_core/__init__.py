@@ -3,6 +3,8 @@
     from clipasso_core import sketch, SketchConfig, to_svg
     result = sketch("cat.jpg", SketchConfig(strokes=16))
     Path("cat.svg").write_text(to_svg(result))
+    frames = animate("walk.mp4", SketchConfig(strokes=16))     # a SketchSequence
+    Path("walk.svg").write_text(to_animated_svg(frames))
 
 Only the torch-free names (errors, the ``Sketch``/``Stroke`` data of ``clipasso_core.contract``) are
 imported eagerly; the rest on first use, so ``clipasso_core.contract`` imports without torch or
@@ -15,9 +17,11 @@ from .errors import ClipassoError, InputError, ModelUnavailableError
 
 __version__ = "0.1.0"
 
-_LAZY = {"sketch": ".pipeline", "SketchConfig": ".config", "PRESETS": ".config", "to_svg": ".svg",
-         "from_svg": ".svg"}
-__all__ = ["sketch", "SketchConfig", "PRESETS", "Sketch", "Stroke", "to_svg", "from_svg",
+_LAZY = {"sketch": ".pipeline", "animate": ".animation", "SketchConfig": ".config", "PRESETS": ".config",
+         "to_svg": ".svg", "from_svg": ".svg", "to_animated_svg": ".svg_animation",
+         "SketchSequence": ".contract.sequence"}
+__all__ = ["sketch", "animate", "SketchConfig", "PRESETS", "Sketch", "Stroke", "SketchSequence", "to_svg",
+           "from_svg", "to_animated_svg",
            "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]
 
 

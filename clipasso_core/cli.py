@@ -22,7 +22,7 @@ from . import __version__
 from .contract import events
 from .contract.client import EXIT_CANCELLED
 from .contract.formats import FormatError
-from .contract.options import RUN_OPTIONS
+from .contract.options import ANIMATE_OPTIONS, RUN_OPTIONS
 from .errors import ClipassoError, InputError
 
 
@@ -54,6 +54,10 @@ class Reporter:
 
                 self.bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True,
                                 mininterval=0.2)
+            if event.frame is not None and event.iteration < self.bar.n:  # the next frame's steps
+                self.bar.reset(total=event.total)
+            if event.frame is not None:
+                self.bar.set_description(f"frame {event.frame}", refresh=False)
             self.bar.set_postfix(best_loss=f"{event.best_loss:.4g}", refresh=False)
             self.bar.update(event.iteration - self.bar.n)
         elif isinstance(event, (events.WarningMessage, events.Done)):
@@ -73,9 +77,9 @@ class Reporter:
         sys.stderr.write(f"clipasso: error: {message}\n")
 
 
-def _add_option(parser, name: str, kind) -> None:
-    """An argparse option from the contract's RUN_OPTIONS (its flag, help, choices and default)."""
-    option = RUN_OPTIONS[name]
+def _add_option(parser, name: str, kind, table=RUN_OPTIONS) -> None:
+    """An argparse option from a contract table (its flag, help, choices and default)."""
+    option = table[name]
     parser.add_argument(option.flag, dest=name, type=kind, default=option.default,
                         choices=list(option.choices) or None, help=f"{option.help} (default: {option.default})")
 
@@ -102,6 +106,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default="sketch.svg", help="SVG to write (default: sketch.svg)")
     s.add_argument("--json", dest="json_out", help="also write the sketch JSON (editor exchange format)")
     s.add_argument("--save-raster", help="also write the optimiser's own raster (224 px canvas) as PNG")
+    _add_run_options(s)
+    _add_option(s, "levels", str)
+    s.add_argument("--show-level", type=int, help="with --levels: the level the SVG shows (default: the largest)")
+    s.add_argument("--draw-on", type=float, metavar="SECONDS",
+                   help="write an SVG that draws itself stroke by stroke, most important first, in SECONDS")
+    s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
+    a = sub.add_parser("animate", help="sketch the frames of a video, animated image or image folder into "
+                                       "an animated SVG whose strokes move with the frames")
+    a.add_argument("input", help="a video file, an animated GIF/WebP/PNG, a folder of images (natural "
+                                 "order), a glob pattern such as 'shots/*.png', or one image")
+    a.add_argument("-o", "--output", default="animation.svg", help="animated SVG to write (default: animation.svg)")
+    a.add_argument("--json", dest="json_out", help="also write the sequence JSON (editor exchange format)")
+    a.add_argument("--frames-dir", help="also write one SVG per frame into this folder (frame_00000.svg, ...)")
+    _add_option(a, "start", int, ANIMATE_OPTIONS)
+    _add_option(a, "end", int, ANIMATE_OPTIONS)
+    _add_option(a, "step", int, ANIMATE_OPTIONS)
+    _add_option(a, "fps", float, ANIMATE_OPTIONS)
+    _add_run_options(a)
+    a.add_argument("--init", help="start the first frame from this SVG or sketch JSON")
+    return parser
+
+
+def _add_run_options(s: argparse.ArgumentParser) -> None:
+    """The options ``sketch`` and ``animate`` share."""
     _add_option(s, "strokes", int)
     _add_option(s, "seeds", int)
     s.add_argument("--seed", type=int, default=0, help="first seed (default 0; others +1000, +2000, ...)")
@@ -114,19 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mask-model", default="u2net", help="rembg model for masking (default u2net)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     _add_option(s, "backbone", str)
-    _add_option(s, "levels", str)
-    s.add_argument("--show-level", type=int, help="with --levels: the level the SVG shows (default: the largest)")
-    s.add_argument("--draw-on", type=float, metavar="SECONDS",
-                   help="write an SVG that draws itself stroke by stroke, most important first, in SECONDS")
     s.add_argument("--clip-weights", help="local checkpoint file for the RN101 loss model")
     s.add_argument("--saliency-weights", help="local checkpoint file for the ViT-B/32 saliency model")
-    s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
     s.add_argument("--progress", default="bar", choices=("bar", "json", "none"), help="progress output")
     s.add_argument("--preview-every", type=int, default=20, help="iterations between preview events")
     s.add_argument("--watch-parent", action="store_true",
                    help="stop as on a cancel when stdin closes or the parent process exits "
                         "(for integrations that hold the core's stdin)")
-    return parser
 
 
 def _config(args: argparse.Namespace):
@@ -137,7 +159,7 @@ def _config(args: argparse.Namespace):
         seed=args.seed, canvas_stroke_width=args.stroke_width, color=args.color, opacity=args.opacity,
         mask=args.mask, mask_model=args.mask_model, device=args.device, backbone=args.backbone,
         clip_weights=args.clip_weights, saliency_weights=args.saliency_weights, init=args.init,
-        preview_every=args.preview_every, levels=_levels(args.levels)).validate()
+        preview_every=args.preview_every, levels=_levels(getattr(args, "levels", ""))).validate()
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -178,9 +200,27 @@ def _watch_parent(cancel: threading.Event) -> None:
     threading.Thread(target=parent_gone, daemon=True).start()
 
 
+def _start(args: argparse.Namespace, reporter: Reporter, config, start: events.Start) -> None:
+    """Signals and --watch-parent set the reporter's cancel; the start event (and the warning of
+    random weights) go out."""
+    from .backbones import PROFILES
+
+    def on_signal(signum, frame):
+        reporter.cancel.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
+        if sig is not None:
+            signal.signal(sig, on_signal)
+    if args.watch_parent:
+        _watch_parent(reporter.cancel)
+    reporter.emit(start)
+    if PROFILES[config.backbone].random:
+        reporter.emit(events.WarningMessage(f"--backbone {config.backbone} uses RANDOM CLIP weights: for "
+                                            "tests and smoke runs only, the sketch is not meaningful"))
+
+
 def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     from .atomic import write_files
-    from .backbones import PROFILES
     from .pipeline import EXAMPLE_IMAGE, canvas_png, read_init, resolve_device, sketch
     from .svg import to_svg
 
@@ -197,27 +237,14 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.input is not None and not Path(args.input).is_file():
         raise InputError(f"input image not found: {args.input}")
     init_strokes = len(read_init(config.init).strokes) if config.init else config.strokes
-    cancel = reporter.cancel
-
-    def on_signal(signum, frame):
-        cancel.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
-        if sig is not None:
-            signal.signal(sig, on_signal)
-    if args.watch_parent:
-        _watch_parent(cancel)
-    reporter.emit(events.Start(__version__, str(args.input or EXAMPLE_IMAGE), init_strokes,
-                               config.seed_count, config.resolved_preset().iterations, config.preset,
-                               config.backbone))
-    if PROFILES[config.backbone].random:
-        reporter.emit(events.WarningMessage(f"--backbone {config.backbone} uses RANDOM CLIP weights: for "
-                                            "tests and smoke runs only, the sketch is not meaningful"))
+    _start(args, reporter, config, events.Start(__version__, str(args.input or EXAMPLE_IMAGE), init_strokes,
+                                                config.seed_count, config.resolved_preset().iterations,
+                                                config.preset, config.backbone))
     with warnings.catch_warnings():
-        # the random-weights warning went through the reporter above; library chatter goes nowhere
+        # the random-weights warning went through the reporter; library chatter goes nowhere
         # (integrations such as Inkscape turn any stderr output into an error dialog)
         warnings.simplefilter("ignore")
-        result = sketch(args.input, config, progress=reporter.emit, cancel=cancel)
+        result = sketch(args.input, config, progress=reporter.emit, cancel=reporter.cancel)
     files = {svg_path: to_svg(result, show_level=args.show_level, draw_on=args.draw_on).encode("utf-8")}
     if json_path:
         files[json_path] = result.to_json().encode("utf-8")
@@ -229,6 +256,48 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
                               result.metadata["iterations"], cancelled,
                               str(json_path) if json_path else None,
                               str(raster_path) if raster_path else None))
+    return EXIT_CANCELLED if cancelled else 0
+
+
+def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
+    from .animation import animate
+    from .atomic import check_writable, write_files
+    from .frames import FrameWarning, open_frames
+    from .pipeline import read_init, resolve_device
+    from .svg import to_svg
+    from .svg_animation import to_animated_svg
+
+    config = _config(args)
+    resolve_device(config.device)
+    svg_path = _check_output(args.output, ".svg")
+    json_path = _check_output(args.json_out, ".json") if args.json_out else None
+    frames_dir = Path(args.frames_dir) if args.frames_dir else None
+    if frames_dir is not None:  # made at the end when missing: its parent must take it
+        check_writable(frames_dir / "frame_00000.svg" if frames_dir.is_dir() else frames_dir)
+    source = open_frames(args.input)
+    selection = source.select(args.start, None if args.end < 0 else args.end, args.step)
+    strokes = len(read_init(config.init).strokes) if config.init else config.strokes
+    preset = config.resolved_preset()
+    _start(args, reporter, config, events.Start(__version__, args.input, strokes, config.seed_count, preset.iterations,
+                                                config.preset, config.backbone, selection.total))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FrameWarning)
+        result = animate(source, config, start=args.start, end=selection.end, step=args.step,
+                         fps=args.fps or None, progress=reporter.emit, cancel=reporter.cancel)
+    for warning in caught:
+        if issubclass(warning.category, FrameWarning):
+            reporter.emit(events.WarningMessage(str(warning.message)))
+    files = {svg_path: to_animated_svg(result).encode("utf-8")}
+    if json_path:
+        files[json_path] = result.to_json().encode("utf-8")
+    if frames_dir is not None:
+        frames_dir.mkdir(exist_ok=True)
+        for position, frame in enumerate(result.frames):
+            files[frames_dir / f"frame_{frame.index:05d}.svg"] = to_svg(result.frame_sketch(position)).encode("utf-8")
+    write_files(files)
+    cancelled = bool(result.metadata.get("cancelled"))
+    reporter.emit(events.Done(str(svg_path), result.metadata["mean_loss"], config.seed, result.metadata["steps"],
+                              cancelled, str(json_path) if json_path else None, frames=len(result.frames)))
     return EXIT_CANCELLED if cancelled else 0
 
 
@@ -246,7 +315,7 @@ def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> i
         reporter.mode = args.progress
         if interrupted_at_start:
             raise KeyboardInterrupt
-        return run_sketch(args, reporter)
+        return (run_animate if args.command == "animate" else run_sketch)(args, reporter)
     except (ClipassoError, FormatError) as exc:
         reporter.error(str(exc), getattr(exc, "exit_code", 2))
         return getattr(exc, "exit_code", 2)

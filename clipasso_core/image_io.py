@@ -76,10 +76,7 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                 width, height = height, width
             if img.format == "JPEG":
                 img.draft(img.mode, (MAX_SIDE, MAX_SIDE))  # decode at reduced size (less memory)
-            img = ImageOps.exif_transpose(img)
-            if max(img.size) > MAX_SIDE:
-                img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-            rgb, alpha = _to_float_rgba(img)
+            return from_pil(ImageOps.exif_transpose(img), width, height)
     except InputError:
         raise
     except Image.DecompressionBombError:
@@ -89,4 +86,14 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
         raise InputError(f"not a readable image (unknown format or corrupt): {path} ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"could not read image {path}: {exc}") from None
+
+
+def from_pil(img: Image.Image, width: int | None = None, height: int | None = None) -> LoadedImage:
+    """A decoded PIL image (e.g. a video frame) as a LoadedImage, downscaled to MAX_SIDE; width and
+    height: its original size when it was decoded smaller (default: its own size)."""
+    width, height = width or img.width, height or img.height
+    if max(img.size) > MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    rgb, alpha = _to_float_rgba(img)
     return LoadedImage(rgb, alpha, width, height)

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .cli import main as cli_main
 
-        if args[:1] == ["sketch"] and not {"-h", "--help"} & set(args):
+        if args[:1] in (["sketch"], ["animate"]) and not {"-h", "--help"} & set(args):
             import_module(".pipeline", __package__)
     finally:
         signal.signal(signal.SIGINT, previous)

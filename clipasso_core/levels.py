@@ -3,8 +3,10 @@
 A stroke's importance is how much the loss rises when it alone is removed; all S removals and the
 full sketch are scored in one batched forward (S + 1 images, clean pairs). Strokes are ordered most
 important first. Levels (e.g. 32, 16, 8, 4): the largest is the optimised sketch; each smaller one
-keeps the most important strokes of the level before it and fine-tunes them with a short schedule
-(``FINE_TUNE_FRACTION`` of the preset's steps, one seed), then is ranked again. A stroke keeps its
+keeps the most important strokes of the level before it, removing the least important in rounds of
+at most ``REMOVE_PER_ROUND`` of the strokes and ranking again after each round (a stroke's importance
+changes as its neighbours go), fine-tunes them with a short schedule (``FINE_TUNE_FRACTION`` of the
+preset's steps, one seed), then ranks them again. A stroke keeps its
 id (its index in the first optimisation) through every level it survives.
 """
 from __future__ import annotations
@@ -21,6 +23,9 @@ from .rasterizer import render
 
 FINE_TUNE_FRACTION = 0.15
 """Steps of each smaller level's fine-tuning, as a fraction of the preset's steps."""
+
+REMOVE_PER_ROUND = 0.25
+"""The most strokes one round of selection removes, as a fraction of the strokes left."""
 
 
 @dataclass
@@ -54,6 +59,21 @@ def _subset(style: StrokeStyle, count: int) -> StrokeStyle:
     return StrokeStyle(style.widths[:count], style.colors[:count], style.box, style.size)
 
 
+def select(ranked: RankedStrokes, count: int, style: StrokeStyle, objective: Objective) -> RankedStrokes:
+    """The ``count`` most important of ``ranked``'s strokes (count <= their number), the least
+    important removed in rounds of at most REMOVE_PER_ROUND, re-ranked after every round but the last
+    (one batched forward each). The result's order and loss are those of the last ranking."""
+    current = ranked
+    while len(current.points) > count:
+        left = len(current.points)
+        keep = max(count, left - max(1, int(left * REMOVE_PER_ROUND)))
+        if keep == count:
+            return RankedStrokes(current.points[:count], current.ids[:count], current.loss,
+                                 current.importance[:count])
+        current = rank_strokes(current.points[:keep], current.ids[:keep], _subset(style, keep), objective)
+    return current
+
+
 def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, objective: Objective,
                    preset: Preset, rng: np.random.Generator,
                    on_level: Callable[[int, RankedStrokes], None] | None = None,
@@ -68,9 +88,9 @@ def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, ob
         if cancelled():
             break
         sub_style = _subset(style, count)
-        result = optimize(previous.points[:count][None], sub_style, objective, schedule, [rng],
-                          cancelled=cancelled)
-        level = rank_strokes(result.points[0], previous.ids[:count], sub_style, objective)
+        kept = select(previous, count, style, objective)
+        result = optimize(kept.points[None], sub_style, objective, schedule, [rng], cancelled=cancelled)
+        level = rank_strokes(result.points[0], kept.ids, sub_style, objective)
         if result.cancelled and result.iterations[0] == 0:
             break  # cancelled before this level's first step: it is not a level
         levels.append(level)

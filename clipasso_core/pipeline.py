@@ -16,7 +16,7 @@ import torch
 from . import __version__
 from .backbones import PROFILES, load_encoder
 from .canvas import CanvasTransform, pad_and_resize
-from .config import CANVAS, SEED_STRIDE, SketchConfig
+from .config import CANVAS, SEED_STRIDE, Preset, SketchConfig
 from .contract import events
 from .contract.geometry import hex_to_rgb
 from .errors import Cancelled, InputError
@@ -165,6 +165,109 @@ def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
     return image.permute(1, 2, 0).numpy()
 
 
+@dataclass
+class Engine:
+    """What a run works with, decided once: the preset (iterations applied), the CLIP backbone's
+    profile, the device and whether bf16 autocast is used; ``loss`` is loaded by ``load_loss``."""
+
+    config: SketchConfig
+    preset: Preset
+    profile: object
+    device: torch.device
+    bf16: bool
+    loss: ClipLoss | None = None
+
+    def load_loss(self) -> ClipLoss:
+        """The CLIP loss on the device (loaded on the first call)."""
+        if self.loss is None:
+            encoder = load_encoder(self.profile, "loss", self.config.clip_weights).to(self.device)
+            self.loss = ClipLoss(encoder, bf16=self.bf16)
+        return self.loss
+
+    def style(self, prepared: Prepared, strokes: int) -> StrokeStyle:
+        """How ``strokes`` strokes are drawn on the canvas of ``prepared``."""
+        widths = torch.full((strokes,), float(self.config.canvas_stroke_width), device=self.device)
+        colors = torch.tensor(_rgba(self.config.color, self.config.opacity), device=self.device)
+        return StrokeStyle(widths, colors.expand(strokes, 4), prepared.transform.image_box(), CANVAS)
+
+    def metadata(self) -> dict:
+        """The run's settings for a result's metadata."""
+        return {"generator": "clipasso", "version": __version__, "backbone": self.profile.name,
+                "random_weights": self.profile.random, "preset": self.preset.name,
+                "precision": "bf16" if self.bf16 else "fp32", "device": self.device.type, "canvas": CANVAS}
+
+
+def start_engine(config: SketchConfig) -> Engine:
+    """The engine of a validated config (warns when the backbone has random weights)."""
+    profile = PROFILES[config.backbone]
+    if profile.random:
+        warnings.warn(f"backbone {profile.name!r} uses RANDOM CLIP weights: the result is a smoke "
+                      f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=3)
+    preset = config.resolved_preset()
+    device = resolve_device(config.device)
+    return Engine(config, preset, profile, device, preset.precision == "auto" and bf16_supported(device))
+
+
+def step_reporter(progress: Callable[[events.Event], None] | None, config: SketchConfig, prepared: Prepared,
+                  frame: int | None = None) -> Callable[[StepReport], None] | None:
+    """``optimize``'s step callback sending ``Progress`` every step and ``Preview`` every
+    ``config.preview_every`` steps (``frame``: the animation frame, or None)."""
+    if progress is None:
+        return None
+
+    def report(p: StepReport) -> None:
+        eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
+        progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
+                                 round(eta, 1), frame))
+        if p.iteration % config.preview_every == 0:
+            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
+    return report
+
+
+@dataclass
+class Optimised:
+    """The best of the seeds of one image: ``top`` its strokes ranked, ``result`` every seed's
+    figures, ``winner`` the best seed's position, ``seeds`` their numbers."""
+
+    top: RankedStrokes
+    result: OptimizationResult
+    winner: int
+    seeds: list[int]
+    style: StrokeStyle
+    objective: ClipObjective
+    rngs: list[np.random.Generator]
+
+
+def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
+                   report: Callable[[StepReport], None] | None, cancelled: Callable[[], bool],
+                   timings: dict[str, float] | None = None) -> Optimised:
+    """Sketch one prepared image from scratch: the init (saliency, or ``init``'s strokes) of every
+    seed, optimised together, the best one ranked. Raises Cancelled when cancelled before the first
+    step."""
+    config = engine.config
+
+    def stop_if_cancelled() -> None:
+        if cancelled():
+            raise Cancelled("cancelled before the optimisation started; nothing written")
+
+    stop_if_cancelled()
+    seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
+    torch.manual_seed(config.seed)
+    points = _initial_points(config, init, prepared, engine.device, seeds)
+    stop_if_cancelled()
+    loss = engine.load_loss()
+    stop_if_cancelled()
+    rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
+    objective = ClipObjective(loss, prepared.target.to(engine.device), engine.preset, rngs[0])
+    style = engine.style(prepared, points.shape[1])
+    result = optimize(points, style, objective, engine.preset, rngs, report, cancelled, timings)
+    if result.cancelled and max(result.iterations) == 0:
+        stop_if_cancelled()
+    winner = int(np.argmin(result.losses))
+    top = rank_strokes(result.points[winner], list(range(points.shape[1])), style, objective)
+    return Optimised(top, result, winner, seeds, style, objective, rngs)
+
+
 def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchConfig | None = None,
            progress: Callable[[events.Event], None] | None = None,
            cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> Sketch:
@@ -178,73 +281,31 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     ``optimize``).
     """
     config = (config or SketchConfig()).validate()
-    preset = config.resolved_preset()
-    profile = PROFILES[config.backbone]
-    if profile.random:
-        warnings.warn(f"backbone {profile.name!r} uses RANDOM CLIP weights: the result is a smoke "
-                      f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=2)
-    device = resolve_device(config.device)
+    engine = start_engine(config)
     started = time.perf_counter()
-
     cancelled = cancel.is_set if cancel is not None else (lambda: False)
-
-    def stop_if_cancelled() -> None:
-        if cancelled():
-            raise Cancelled("cancelled before the optimisation started; nothing written")
-
     init = read_init(config.init) if config.init else None
     if init is not None and config.levels and len(init.strokes) != config.levels[0]:
         raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
                          f"stroke count ({len(init.strokes)})")
     prepared = prepare(image, config)
-    stop_if_cancelled()
-    seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
-    torch.manual_seed(config.seed)
-    points = _initial_points(config, init, prepared, device, seeds)
-    stop_if_cancelled()
-    bf16 = preset.precision == "auto" and bf16_supported(device)
-    loss = ClipLoss(load_encoder(profile, "loss", config.clip_weights).to(device), bf16=bf16)
-    stop_if_cancelled()
-    strokes = points.shape[1]
-    widths = torch.full((strokes,), float(config.canvas_stroke_width), device=device)
-    colors = torch.tensor(_rgba(config.color, config.opacity), device=device).expand(strokes, 4)
-
-    def on_progress(p: StepReport) -> None:
-        if progress is None:
-            return
-        eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
-        progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
-                                 round(eta, 1)))
-        if p.iteration % config.preview_every == 0:
-            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
-
-    rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
-    objective = ClipObjective(loss, prepared.target.to(device), preset, rngs[0])
-    style = StrokeStyle(widths, colors, prepared.transform.image_box(), CANVAS)
-    result: OptimizationResult = optimize(points, style, objective, preset, rngs, on_progress,
-                                          cancelled, timings)
-    if result.cancelled and max(result.iterations) == 0:
-        stop_if_cancelled()
-    winner = int(np.argmin(result.losses))
-    top = rank_strokes(result.points[winner], list(range(strokes)), style, objective)
+    done = optimise_image(engine, prepared, init, step_reporter(progress, config, prepared), cancelled, timings)
+    top, result, winner = done.top, done.result, done.winner
 
     def on_level(count: int, level: RankedStrokes) -> None:
         if progress is not None:
             progress(events.LevelDone(count, round(level.loss, 6), _ranked_sketch(level, config, prepared, {})))
 
+    strokes = len(top.points)  # the init file's count when there is one
     if config.levels:
         on_level(strokes, top)
-    levels = smaller_levels(top, list(config.levels[1:]), style, objective, preset, rngs[winner],
-                            on_level, cancelled)
+    levels = smaller_levels(top, list(config.levels[1:]), done.style, done.objective, engine.preset,
+                            done.rngs[winner], on_level, cancelled)
     metadata = {
-        "generator": "clipasso", "version": __version__, "strokes": strokes, "seed": seeds[winner],
-        "seeds": seeds, "seed_losses": [round(v, 6) for v in result.losses],
-        "iterations": result.iterations[winner], "final_loss": round(result.losses[winner], 6),
-        "backbone": profile.name, "random_weights": profile.random, "preset": preset.name,
-        "precision": "bf16" if bf16 else "fp32", "device": device.type, "masked": prepared.masked,
-        "canvas": CANVAS, "init": bool(config.init),
-        "cancelled": result.cancelled or cancelled(),
-        "seconds": round(time.perf_counter() - started, 2),
+        **engine.metadata(), "strokes": strokes, "seed": done.seeds[winner], "seeds": done.seeds,
+        "seed_losses": [round(v, 6) for v in result.losses], "iterations": result.iterations[winner],
+        "final_loss": round(result.losses[winner], 6), "masked": prepared.masked, "init": bool(config.init),
+        "cancelled": result.cancelled or cancelled(), "seconds": round(time.perf_counter() - started, 2),
     }
     if config.levels:
         metadata["levels"] = [config.levels[0], *(len(level.points) for level in levels)]

@@ -87,12 +87,7 @@ def to_svg(sketch: Sketch, show_level: int | None = None, draw_on: float | None 
     """Serialise a sketch to SVG text: its strokes in order (most important first), or with levels
     one ``<g data-level="N">`` per level, all but ``show_level`` (default: the largest) hidden.
     ``draw_on``: seconds in which the SVG draws itself stroke by stroke in that order (CSS)."""
-    w, h = _num(sketch.width), _num(sketch.height)
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="{SVG_NS}" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
-        f'  <metadata><clipasso xmlns="{META_NS}">{_escape(json.dumps(sketch.metadata))}</clipasso></metadata>',
-    ]
+    lines = svg_header(sketch.width, sketch.height, sketch.metadata)
     groups = [(level.count, level.strokes) for level in sketch.levels] or [(None, sketch.strokes)]
     shown = show_level if show_level is not None else groups[0][0]
     if draw_on:
@@ -112,16 +107,35 @@ def to_svg(sketch: Sketch, show_level: int | None = None, draw_on: float | None 
     return "\n".join(lines)
 
 
+def svg_header(width: float, height: float, metadata: dict) -> list[str]:
+    """The opening lines of a clipasso SVG: the root element (px, viewBox) and the metadata."""
+    w, h = _num(width), _num(height)
+    return [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="{SVG_NS}" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
+        f'  <metadata><clipasso xmlns="{META_NS}">{_escape(json.dumps(metadata))}</clipasso></metadata>',
+    ]
+
+
+def path_data(points: list[tuple[float, float]]) -> str:
+    """The ``d`` of one cubic stroke: "M x0 y0 C x1 y1 x2 y2 x3 y3"."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
+    return f"M {_num(x0)} {_num(y0)} C {_num(x1)} {_num(y1)} {_num(x2)} {_num(y2)} {_num(x3)} {_num(y3)}"
+
+
+def path_element(s: Stroke, extra: str = "", content: str = "") -> str:
+    """The ``<path>`` of one stroke (its rank and id as data- attributes), ``extra`` attributes
+    added, ``content`` (e.g. an ``<animate>``) inside it."""
+    extra = "".join(f' {name}="{value}"' for name, value in (("data-rank", s.rank), ("data-stroke-id", s.id))
+                    if value is not None) + extra
+    start = (f'<path d="{path_data(s.points)}" stroke="{s.color}" stroke-width="{_num(s.width)}" '
+             f'stroke-opacity="{_num(s.opacity)}"{extra}')
+    return f"{start}>{content}</path>" if content else f"{start}/>"
+
+
 def _path(s: Stroke, index: int, step: float | None) -> str:
     """The ``<path>`` of one stroke; ``step``: its draw-on duration (it starts at index x step)."""
-    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = s.points
-    d = f"M {_num(x0)} {_num(y0)} C {_num(x1)} {_num(y1)} {_num(x2)} {_num(y2)} {_num(x3)} {_num(y3)}"
-    extra = "".join(f' {name}="{value}"' for name, value in (("data-rank", s.rank), ("data-stroke-id", s.id))
-                    if value is not None)
-    if step is not None:
-        extra += f' pathLength="1" style="animation-delay: {index * step:.4g}s"'
-    return (f'<path d="{d}" stroke="{s.color}" stroke-width="{_num(s.width)}" '
-            f'stroke-opacity="{_num(s.opacity)}"{extra}/>')
+    return path_element(s, f' pathLength="1" style="animation-delay: {index * step:.4g}s"' if step is not None else "")
 
 
 def _escape(text: str) -> str:

@@ -9,7 +9,7 @@ import torch
 
 from clipasso_core.config import PRESETS, SketchConfig
 from clipasso_core.contract import events
-from clipasso_core.levels import rank_strokes, smaller_levels
+from clipasso_core.levels import rank_strokes, select, smaller_levels
 from clipasso_core.optimize import StrokeStyle
 from clipasso_core.pipeline import EXAMPLE_IMAGE, sketch
 
@@ -52,6 +52,21 @@ def test_strokes_the_target_has_rank_before_the_extra_ones():
     assert torch.equal(ranked.points[0], strokes[ranked.ids[0] - 10])
     full = objective.clean_losses(style.render(strokes[None]), None).item()
     assert ranked.loss == pytest.approx(full, rel=1e-6)
+
+
+def test_selection_in_rounds_keeps_a_stroke_whose_duplicate_hid_its_importance():
+    # the target: two long lines and a short one; the sketch has the first long line twice
+    long_a, long_b, short = line(8, 10, 56, 10), line(8, 30, 56, 30), line(28, 50, 36, 50)
+    strokes = torch.tensor([long_a, long_a, long_b, short], dtype=torch.float32)
+    style = StrokeStyle(torch.full((4,), 3.0), torch.tensor([0.0, 0, 0, 1]).expand(4, 4), (0, 0, SIZE, SIZE), SIZE)
+    objective = PixelObjective(style.render(strokes[None]))
+    ranked = rank_strokes(strokes, [0, 1, 2, 3], style, objective)
+    assert set(ranked.ids[:2]) == {2, 3}  # alone, each copy of the long line seems unimportant
+    kept = select(ranked, 2, style, objective)
+    assert 2 in kept.ids and len(set(kept.ids) & {0, 1}) == 1  # one copy of the long line stays
+    two = StrokeStyle(style.widths[:2], style.colors[:2], style.box, SIZE)
+    loss = lambda points: objective.clean_losses(two.render(points[None]), None).item()  # noqa: E731
+    assert loss(kept.points) < loss(ranked.points[:2])  # better than keeping the top two of one ranking
 
 
 def test_levels_nest_and_keep_ids_and_cancel_keeps_the_levels_done():
