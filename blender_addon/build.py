@@ -9,6 +9,10 @@ Levels of abstraction (``--levels``) are stored and laid out as ``levels`` descr
 one layer per level ("Level 16", strokes in rank order), the others hidden; Curve, the object's
 splines are the shown level's (switching rebuilds them from the stored centrelines). A style
 applies to every level.
+
+Animated sketches (``clipasso animate``) are stored as ``animation`` describes: Grease Pencil only, one
+layer with one key frame (drawing) per sketched frame on its scene frame, the strokes in the same
+order in every drawing. A style applies to every frame.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import json
 
 import bpy
 
-from . import geometry, levels
+from . import animation, geometry, levels
 from .contract import formats
 from .contract import geometry as shared
 
@@ -62,8 +66,11 @@ def _centrelines(sketch: formats.Sketch) -> list[list[list[float]]]:
 
 
 def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: float, offset,
-           settings: dict):
-    """A new sketch object (kind "GPENCIL" or "CURVE") from a sketch, linked to the scene."""
+           settings: dict, frames: list[dict] | None = None):
+    """A new sketch object (kind "GPENCIL" or "CURVE") from a sketch, linked to the scene; with
+    ``frames`` (``animation.entry``s, Grease Pencil only) an animated sketch of those frames."""
+    if frames and kind == "CURVE":
+        raise ValueError("an animated sketch needs Grease Pencil output")
     first = sketch.strokes[0] if sketch.strokes else formats.Stroke([(0.0, 0.0)] * 4, 1.0)
     style = {"width_px": first.width, "color": first.color, "opacity": first.opacity,
              "brush": "uniform", "jitter": 0.0}
@@ -72,6 +79,8 @@ def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: fl
             "strokes": _centrelines(sketch), "metadata": dict(sketch.metadata),
             "settings": settings, "style": style, "original_style": dict(style)}
     levels.set_levels(data, [levels.entry(v.count, v.loss, v.strokes) for v in sketch.levels])
+    if frames:
+        animation.set_frames(data, frames)
     if kind == "CURVE":
         block = bpy.data.curves.new(name, "CURVE")
         block.dimensions = "3D"
@@ -83,6 +92,17 @@ def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: fl
     save_data(obj, data)
     rebuild(obj)
     return obj
+
+
+def place(obj, matrix, parent=None) -> None:
+    """Put a sketch object at ``matrix``: its world matrix, or with a ``parent`` (a camera) its
+    matrix in the parent's space, so it follows the parent."""
+    if parent is None:
+        obj.matrix_world = matrix
+        return
+    obj.parent = parent
+    obj.matrix_parent_inverse.identity()
+    obj.matrix_basis = matrix
 
 
 def replace_strokes(obj, sketch: formats.Sketch) -> None:
@@ -101,6 +121,27 @@ def add_level(obj, count: int, loss: float, sketch: formats.Sketch) -> None:
     """A level that just arrived (the core's ``level`` event): stored, given its layer, and shown."""
     data = load_data(obj)
     levels.add(data, levels.entry(count, loss, sketch.strokes))
+    save_data(obj, data)
+    rebuild(obj)
+
+
+def add_frame(obj, frame: dict) -> None:
+    """A frame of an animation that just arrived (``animation.entry``): stored and given its key frame."""
+    data = load_data(obj)
+    animation.add(data, frame)
+    save_data(obj, data)
+    image = frame_of(data)
+    _build_grease_pencil(obj, levels.SKETCH_LAYER, _to_object(frame["strokes"], image), frame["ids"], data, image,
+                         keyframe=frame["scene_frame"])
+
+
+def set_frames(obj, frames: list[dict], metadata: dict | None = None) -> None:
+    """All the frames of an animation (e.g. the core's final sequence): stored and built, key frames
+    of frames no longer there removed."""
+    data = load_data(obj)
+    animation.set_frames(data, frames)
+    if metadata is not None:
+        data["metadata"] = dict(metadata)
     save_data(obj, data)
     rebuild(obj)
 
@@ -135,16 +176,29 @@ def frame_of(data: dict) -> geometry.ImageFrame:
                                data["frame"]["offset"])
 
 
+def _to_object(strokes, frame: geometry.ImageFrame):
+    return [[frame.to_object(x, y) for x, y in pts] for pts in strokes]
+
+
 def rebuild(obj) -> None:
     """Rewrite the object's geometry from its stored centrelines and style."""
     data = load_data(obj)
     frame = frame_of(data)
 
     def to_object(strokes):
-        return [[frame.to_object(x, y) for x, y in pts] for pts in strokes]
+        return _to_object(strokes, frame)
 
     if obj.type == "CURVE":
         _build_curve(obj, to_object(levels.curve_strokes(data)), data, frame)
+    elif animation.is_animation(data):
+        wanted = set(animation.scene_frames(data))
+        layer = _layer(obj.data, levels.SKETCH_LAYER)
+        for number in [f.frame_number for f in layer.frames if f.frame_number not in wanted]:
+            layer.frames.remove(number)  # key frames of an earlier state (frames no longer there)
+        for entry in data["frames"]:
+            _build_grease_pencil(obj, levels.SKETCH_LAYER, to_object(entry["strokes"]), entry["ids"], data, frame,
+                                 keyframe=entry["scene_frame"])
+        _set_jitter(obj, data["style"])
     else:
         plan = levels.layer_plan(data)
         wanted = {name for name, _, _, _ in plan}
@@ -163,11 +217,16 @@ def _layer(gp, name: str):
     return layer if layer is not None else gp.layers.new(name)
 
 
-def _build_grease_pencil(obj, name, curves, ids, data, frame) -> None:
-    """One layer's strokes, in the order given (most important first)."""
+def _build_grease_pencil(obj, name, curves, ids, data, frame, keyframe: int | None = None) -> None:
+    """One layer's strokes, in the order given (most important first): on the drawing shown at the
+    scene's current frame, or on the key frame ``keyframe`` (made when missing)."""
     layer = _layer(obj.data, name)
-    scene_frame = bpy.context.scene.frame_current
-    frame_data = layer.get_frame_at(scene_frame) if hasattr(layer, "get_frame_at") else None
+    if keyframe is None:
+        scene_frame = bpy.context.scene.frame_current
+        frame_data = layer.get_frame_at(scene_frame) if hasattr(layer, "get_frame_at") else None
+    else:
+        scene_frame = keyframe
+        frame_data = next((f for f in layer.frames if f.frame_number == keyframe), None)
     if frame_data is None:
         frame_data = layer.frames.new(scene_frame)
     drawing = frame_data.drawing
@@ -271,6 +330,8 @@ def draw_on(obj, start: float, length: float):
     (most important first), from frame ``start`` for ``length`` frames; set again when it exists."""
     if obj.type == "CURVE":
         raise ValueError("Draw On needs a Grease Pencil sketch (Output: Grease Pencil)")
+    if animation.is_animation(load_data(obj)):
+        raise ValueError("Draw On is for still sketches, not animations")
     modifier = obj.modifiers.get(BUILD_MODIFIER)
     if modifier is None:
         modifier = obj.modifiers.new(BUILD_MODIFIER, "GREASE_PENCIL_BUILD")

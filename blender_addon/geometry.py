@@ -59,3 +59,28 @@ def fit_cubic(points) -> list[tuple[float, float]]:
     p1 = tuple((a22 * r1[k] - a12 * r2[k]) / det for k in range(2))
     p2 = tuple((a11 * r2[k] - a12 * r1[k]) / det for k in range(2))
     return [tuple(p0[:2]), p1, p2, tuple(p3[:2])]
+
+
+def view_rectangle(corners, ortho: bool, distance: float) -> tuple[float, float, float, float]:
+    """The camera's view on the plane ``distance`` in front of it, from the corners Blender's
+    ``Camera.view_frame(scene=...)`` gives (camera space, looking down -Z; they include the sensor
+    fit, the render's aspect and the lens shift): (centre x, centre y, width, height). Perspective
+    corners scale with the distance, orthographic ones do not."""
+    scale = 1.0
+    if not ortho:
+        depth = -corners[0][2]
+        if depth <= 0:
+            raise ValueError(f"a perspective camera's view frame lies in front of it, got depth {depth}")
+        scale = distance / depth
+    xs = [c[0] * scale for c in corners]
+    ys = [c[1] * scale for c in corners]
+    return ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys))
+
+
+def covering_frame(width_px: float, height_px: float, rectangle) -> tuple[float, float]:
+    """(size, y scale) that make a W x H px sketch cover ``rectangle`` (``view_rectangle``) exactly:
+    an ``ImageFrame`` of long side ``size`` (centred: offset -0.5, -0.5) spans its width, and an
+    object scale of ``y scale`` on y its height (1 when the render's pixels are square)."""
+    width, height = rectangle[2], rectangle[3]
+    size = width * max(width_px, height_px) / width_px
+    return size, height / (height_px * width / width_px)

@@ -1,8 +1,9 @@
-"""One sketch run of the core, driven step by step from Blender (a modal operator's timer, or a
-blocking loop): streams previews into the sketch object and finishes, fails or cancels cleanly.
+"""Runs of the core, driven step by step from Blender (a modal operator's timer, or a blocking
+loop): ``CoreJob`` holds what they share, ``SketchJob`` streams a sketch's previews into its object
+(``animation_job.AnimationJob`` an animation's frames); each finishes, fails or cancels cleanly.
 
 The core is run through the contract's client (``client.CoreRun``: typed events, ``--watch-parent``)
-and the files exchanged with it are the contract's sketch JSON. Every way a job ends (finished,
+and the files exchanged with it are the contract's (sketch JSON, sequence JSON). Every way a job ends (finished,
 failed, cancelled, aborted) stops the core and deletes the job's temporary files.
 """
 from __future__ import annotations
@@ -19,9 +20,106 @@ _LIVE: weakref.WeakSet = weakref.WeakSet()
 """Jobs whose core may still run (``abort_all`` stops them when the add-on is disabled)."""
 
 
-class SketchJob:
-    """A run of ``clipasso sketch``; ``step`` returns RUNNING, FINISHED, CANCELLED (nothing left in
-    the scene) or FAILED (``error`` says why; nothing half-built is left).
+class CoreJob:
+    """What every run of the core driven from Blender shares: a temporary folder, the core process
+    (``client.CoreRun``), Esc (``cancel``), ``abort`` and cleaning up. ``step`` returns RUNNING,
+    FINISHED, CANCELLED (nothing left in the scene) or FAILED (``error`` says why; nothing
+    half-built is left). A subclass handles the events (``_event``), takes in the result
+    (``_result``), says whether the scene shows its strokes (``_shows_strokes``) and takes back
+    what it changed (``_undo``)."""
+
+    def _begin(self) -> None:
+        """Set up the shared state (before ``_start``; ``self.tmp`` exists)."""
+        self.state = RUNNING
+        self.cancel_requested = False
+        self.error = ""
+        self.warnings: list[str] = []
+        self.status = "Starting the clipasso core..."
+        self.progress = 0.0
+
+    def _start(self, command: list[str], subcommand: str, args: list[str]) -> None:
+        self.run = client.CoreRun(command, subcommand, args)
+        _LIVE.add(self)
+
+    @property
+    def done(self) -> events.Done | None:
+        """The core's ``done`` event, once it came."""
+        return self.run.done
+
+    def step(self, context) -> str:
+        """Take in the events that arrived; the job's state afterwards."""
+        if self.state != RUNNING:
+            return self.state
+        for event in self.run.poll():
+            if isinstance(event, events.WarningMessage):
+                self.warnings.append(event.message)
+            elif isinstance(event, client.Exited):
+                return self._finish(context, event.code)
+            else:
+                self._event(context, event)
+        return RUNNING
+
+    def _keeps_events(self) -> bool:
+        """Whether results that arrive now go into the scene (not after a failure, nor after Esc
+        before anything was shown)."""
+        return not self.run.error and not (self.cancel_requested and not self._shows_strokes())
+
+    def _finish(self, context, code: int) -> str:
+        try:
+            failure = self.run.failure()
+            state = job_logic.end_state(self.cancel_requested, self._shows_strokes(), self.done is not None,
+                                        failure)
+            if state == FINISHED:
+                try:
+                    self._result(context)
+                except formats.FormatError as exc:
+                    failure, state = str(exc), FAILED
+            if state != FINISHED:
+                if state == FAILED:
+                    self.error = failure or f"the clipasso core ended without a result (exit {code})"
+                self._undo()
+        finally:
+            self._close()
+        self.state = state
+        return state
+
+    def _close(self) -> None:
+        """Stop the core if it still runs and delete the temporary files."""
+        try:
+            self.run.close()
+        finally:
+            self.tmp.cleanup()
+            _LIVE.discard(self)
+
+    def cancel(self) -> None:
+        """Esc: ask the core to stop; it reports what it has so far, which ``step`` then keeps
+        (or, before anything was shown, the scene stays as it was)."""
+        self.cancel_requested = True
+        self.run.cancel()
+
+    def abort(self) -> None:
+        """Stop now, keeping nothing (Blender cancelled the operator, or the add-on goes away): the
+        core is stopped, anything half-built is undone, the temporary files are deleted. Safe to call
+        more than once, and after the job ended."""
+        if self.state != RUNNING:
+            return
+        self.state = CANCELLED
+        try:
+            self.run.close()
+        finally:
+            try:
+                self._undo()
+            finally:
+                self._close()
+
+    def end_message(self) -> str:
+        """The report of a run that finished."""
+        stopped = self.done is not None and self.done.cancelled
+        return "stopped, kept the best strokes so far" if stopped else "done"
+
+
+class SketchJob(CoreJob):
+    """A run of ``clipasso sketch``, streaming previews (and levels) into one sketch object.
 
     ``image_data``: the bytes of a packed image, written to a file of this job (``image_path`` then
     only gives its extension). ``target``: an existing sketch object to refine from its current
@@ -31,7 +129,7 @@ class SketchJob:
                  frame_size: float, offset, matrix_world, settings: dict, name: str, target=None,
                  image_data: bytes | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="clipasso-blender-")
-        self.state = RUNNING
+        self._begin()
         try:
             if image_data is not None:
                 suffix = os.path.splitext(image_path)[1] or ".png"
@@ -57,21 +155,13 @@ class SketchJob:
             self.created = False
             self.shown = 0  # how many times this run's strokes were put in the scene
             self.levels_done: list[int] = []  # the levels of abstraction that arrived, in order
-            self.cancel_requested = False
-            self.error = ""
-            self.warnings: list[str] = []
-            self.status = "Starting the clipasso core..."
-            self.progress = 0.0
-            self.run = client.CoreRun(command, "sketch", args)
+            self._start(command, "sketch", args)
         except BaseException:
             self.tmp.cleanup()
             raise
-        _LIVE.add(self)
 
-    @property
-    def done(self) -> events.Done | None:
-        """The core's ``done`` event, once it came."""
-        return self.run.done
+    def _shows_strokes(self) -> bool:
+        return self.obj is not None
 
     def _show(self, context, sketch: formats.Sketch) -> None:
         if self.obj is None:
@@ -83,50 +173,24 @@ class SketchJob:
             build.replace_strokes(self.obj, sketch)
         self.shown += 1
 
-    def step(self, context) -> str:
-        """Take in the events that arrived; the job's state afterwards."""
-        if self.state != RUNNING:
-            return self.state
-        for event in self.run.poll():
-            if isinstance(event, events.Progress):
-                self.progress = job_logic.fraction(event)
-                self.status = job_logic.status_text(event)
-            elif isinstance(event, events.WarningMessage):
-                self.warnings.append(event.message)
-            elif isinstance(event, events.Preview):
-                if not self.run.error and not (self.cancel_requested and self.obj is None):
+    def _event(self, context, event) -> None:
+        if isinstance(event, events.Progress):
+            self.progress = job_logic.fraction(event)
+            self.status = job_logic.status_text(event)
+        elif isinstance(event, events.Preview):
+            if self._keeps_events():
+                self._show(context, event.sketch)
+        elif isinstance(event, events.LevelDone):  # a level of abstraction is done: show it
+            if self._keeps_events():
+                if self.obj is None:
                     self._show(context, event.sketch)
-            elif isinstance(event, events.LevelDone):  # a level of abstraction is done: show it
-                if not self.run.error and not (self.cancel_requested and self.obj is None):
-                    if self.obj is None:
-                        self._show(context, event.sketch)
-                    build.add_level(self.obj, event.count, event.loss, event.sketch)
-                    self.levels_done.append(event.count)
-                    self.status = job_logic.level_text(self.levels_done)
-            elif isinstance(event, client.Exited):
-                return self._finish(context, event.code)
-        return RUNNING
+                build.add_level(self.obj, event.count, event.loss, event.sketch)
+                self.levels_done.append(event.count)
+                self.status = job_logic.level_text(self.levels_done)
 
-    def _finish(self, context, code: int) -> str:
-        try:
-            failure = self.run.failure()
-            state = job_logic.end_state(self.cancel_requested, self.obj is not None, self.done is not None,
-                                        failure)
-            if state == FINISHED:
-                try:
-                    sketch = formats.Sketch.from_json(formats.read_text(self.json_path, "the core's sketch JSON"))
-                except formats.FormatError as exc:
-                    failure, state = str(exc), FAILED
-                else:
-                    self._show(context, sketch)
-            if state != FINISHED:
-                if state == FAILED:
-                    self.error = failure or f"the clipasso core ended without a result (exit {code})"
-                self._undo()
-        finally:
-            self._close()
-        self.state = state
-        return state
+    def _result(self, context) -> None:
+        sketch = formats.Sketch.from_json(formats.read_text(self.json_path, "the core's sketch JSON"))
+        self._show(context, sketch)
 
     def _undo(self) -> None:
         """Take back what this job changed in the scene (a new object, or a refined sketch's strokes)."""
@@ -140,35 +204,6 @@ class SketchJob:
             pass  # the objects are already gone (Blender loaded another file)
         if self.created:
             self.obj = None
-
-    def _close(self) -> None:
-        """Stop the core if it still runs and delete the temporary files (the packed image too)."""
-        try:
-            self.run.close()
-        finally:
-            self.tmp.cleanup()
-            _LIVE.discard(self)
-
-    def cancel(self) -> None:
-        """Esc: ask the core to stop; it reports its best sketch so far, which ``step`` then keeps
-        (or, before the first preview, the scene stays as it was)."""
-        self.cancel_requested = True
-        self.run.cancel()
-
-    def abort(self) -> None:
-        """Stop now, keeping nothing (Blender cancelled the operator, or the add-on goes away): the
-        core is stopped, anything half-built is undone, the temporary files are deleted. Safe to call
-        more than once, and after the job ended."""
-        if self.state != RUNNING:
-            return
-        self.state = CANCELLED
-        try:
-            self.run.close()
-        finally:
-            try:
-                self._undo()
-            finally:
-                self._close()
 
 
 def abort_all() -> None:

@@ -1,5 +1,6 @@
-"""The bpy-free part of a sketch run (``job`` drives it): the core's arguments, the refine's --init
-sketch, the status line, and how a run ends. Everything exchanged with the core is the contract's."""
+"""The bpy-free part of a run of the core (``job`` and ``animation_job`` drive it): the core's
+arguments, the refine's --init sketch, the status line, and how a run ends. Everything exchanged with
+the core is the contract's."""
 from __future__ import annotations
 
 from .contract import events, formats, options
@@ -17,6 +18,14 @@ def core_args(values: dict, preview_every: int = PREVIEW_EVERY) -> list[str]:
     return options.run_arguments(values) + ["--preview-every", str(preview_every)]
 
 
+def animate_args(values: dict) -> list[str]:
+    """The ``clipasso animate`` arguments for option values keyed by their ``RUN_OPTIONS`` or
+    ``ANIMATE_OPTIONS`` names (checked; 0 seeds/iterations, end -1 and fps 0 left to the core)."""
+    if "levels" in values:
+        raise formats.FormatError("an animation has one level of abstraction (no levels option)")
+    return options.run_arguments(values)
+
+
 def init_sketch(width: float, height: float, centrelines, style: dict) -> formats.Sketch:
     """The --init sketch of a refine: the object's current centrelines (cubics in image px) in its
     current style. Checked like any sketch read (FormatError), so a broken edit is refused here."""
@@ -30,6 +39,32 @@ def status_text(progress: events.Progress) -> str:
     """The status bar line for a progress event."""
     return (f"Sketching {progress.iteration}/{progress.total}  loss {progress.best_loss:.4g}  "
             f"{progress.eta_s:.0f} s left  (Esc: stop and keep the best)")
+
+
+def frame_status_text(progress: events.Progress, done: int, total: int | None, scene_frame: int | None = None) -> str:
+    """The status bar line of an animation run: the frame being sketched (its scene frame when
+    known, else the input frame), how many frames are done, and that frame's step."""
+    if progress.frame is None:
+        return status_text(progress)
+    count = f"{done + 1}/{total}" if total else f"{done + 1}"
+    shown = progress.frame if scene_frame is None else scene_frame
+    return (f"Sketching frame {shown} ({count})  step {progress.iteration}/{progress.total}  "
+            f"loss {progress.best_loss:.4g}  (Esc: stop and keep the frames done)")
+
+
+def frames_text(done: int, total: int | None) -> str:
+    """The status bar line when a frame of an animation is done."""
+    count = f"{done}/{total}" if total else f"{done}"
+    return f"Frames done: {count}  (Esc: stop and keep the frames done)"
+
+
+def animation_fraction(progress: events.Progress | None, done: int, total: int | None) -> float:
+    """How far an animation run is, 0..1: frames done plus the current frame's share (without a
+    known total: the current frame's steps)."""
+    step = fraction(progress) if progress is not None else 0.0
+    if not total:
+        return step
+    return min(1.0, max(0.0, (done + step) / total))
 
 
 def level_text(counts: list[int]) -> str:

@@ -1,8 +1,10 @@
-"""Operators: sketch from image (modal), refine, restyle, revert, check the core.
+"""Operators: sketch from image, sketch from movie, sketch the camera view (all modal), refine,
+restyle, revert, check the core.
 
-The run options (strokes, seeds, preset, mask, stroke width, colour, iterations, CLIP weights) are
-properties built from the contract's ``options.RUN_OPTIONS``: their defaults, ranges and choices are
-the core's.
+The run options (strokes, seeds, preset, mask, stroke width, colour, iterations, CLIP weights) and
+an animation's range (start, end, step) are properties built from the contract's
+``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS``: their defaults, ranges and choices are the
+core's.
 """
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from mathutils import Matrix
 
-from . import build, job_logic
+from . import animation, build, camera, job_logic, sources
+from .animation_job import AnimationJob
 from .contract import client, formats
 from .contract import geometry as shared
-from .contract.options import EDITOR_BACKBONES, RUN_OPTIONS
+from .contract.options import ANIMATE_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS
 from .job import SketchJob
+from .sources import InputError
 
 CHOICE_TEXT = {
     "default": ("Default", "Balanced speed and fidelity"),
@@ -47,9 +51,10 @@ def _description(option) -> str:
 
 
 def option_property(name: str, label: str, choices=None):
-    """The Blender property of the run option ``name`` (contract.options.RUN_OPTIONS): its default,
-    range and choices (``choices``: a subset offered here, e.g. EDITOR_BACKBONES)."""
-    option = RUN_OPTIONS[name]
+    """The Blender property of the run option ``name`` (contract.options.RUN_OPTIONS, or
+    ANIMATE_OPTIONS): its default, range and choices (``choices``: a subset offered here, e.g.
+    EDITOR_BACKBONES)."""
+    option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS[name]
     if option.choices:
         return EnumProperty(name=label, description=_description(option), items=_items(choices or option.choices),
                             default=option.default)
@@ -64,10 +69,6 @@ def option_property(name: str, label: str, choices=None):
     return kind(name=label, description=_description(option), default=option.default, **bounds)
 
 
-class InputError(Exception):
-    """The operator cannot start (no image, the sketch's image is gone); the message is for the user."""
-
-
 def addon_prefs(context):
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon else None
@@ -78,11 +79,14 @@ def command_from_prefs(context) -> list[str]:
     return client.core_command(prefs.python_path if prefs else "", prefs.core_path if prefs else "")
 
 
-def _selected_image_empty(context):
-    obj = context.active_object
-    if obj is not None and obj.type == "EMPTY" and obj.empty_display_type == "IMAGE" and obj.data:
-        return obj
-    return None
+def placement(context, empty, size: float) -> tuple[float, tuple, Matrix]:
+    """Where a sketch goes: exactly over an image empty (its display size, image offset and
+    transform), or without one ``size`` units on its long side at the 3D cursor, facing the front
+    view. (frame size, image offset, world matrix)."""
+    if empty is not None:
+        return empty.empty_display_size, tuple(empty.empty_image_offset), empty.matrix_world.copy()
+    matrix = Matrix.Translation(context.scene.cursor.location) @ Matrix.Rotation(math.pi / 2, 4, "X")
+    return size, (-0.5, -0.5), matrix
 
 
 def _image_source(image) -> tuple[str, bytes | None]:
@@ -105,10 +109,11 @@ def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbo
 
 
 class _RunsCore:
-    """Shared modal machinery: a SketchJob stepped by a timer, Esc to stop and keep the best, and
-    ``cancel`` (Blender cancelling the operator) to stop the core and leave nothing behind."""
+    """Shared modal machinery: a job (SketchJob, AnimationJob) stepped by a timer, Esc to stop and
+    keep what is done, and ``cancel`` (Blender cancelling the operator) to stop the core and leave
+    nothing behind."""
 
-    _job: SketchJob | None = None
+    _job: SketchJob | AnimationJob | None = None
     _timer = None
 
     def _begin_ui(self, context) -> None:
@@ -144,8 +149,7 @@ class _RunsCore:
         if state == job_logic.CANCELLED:
             self.report({"INFO"}, "Clipasso: cancelled, nothing changed")
             return {"CANCELLED"}
-        stopped = job.done is not None and job.done.cancelled
-        self.report({"INFO"}, "Clipasso: stopped, kept the best strokes so far" if stopped else "Clipasso: done")
+        self.report({"INFO"}, f"Clipasso: {job.end_message()}")
         return {"FINISHED"}
 
     def modal(self, context, event):
@@ -230,20 +234,19 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
     def _prepare(self, context):
         counts = job_logic.levels_value(self.levels)  # checked before anything runs (FormatError)
         strokes = counts[0] if counts else self.strokes
-        empty = _selected_image_empty(context) if not self.filepath else None
+        empty = sources.image_empty(context) if not self.filepath else None
+        if empty is not None and sources.movie_empty(context) is not None:
+            raise InputError(f"'{empty.name}' shows a movie or an image sequence: use Sketch from Movie")
         if empty is not None:
             image_path, image_data = _image_source(empty.data)
             image_name = empty.data.name
-            size, offset = empty.empty_display_size, tuple(empty.empty_image_offset)
-            matrix = empty.matrix_world.copy()
             name = f"Sketch of {empty.name}"
         else:
             image_path, image_data, image_name = bpy.path.abspath(self.filepath), None, ""
             if not os.path.isfile(image_path):
                 raise InputError(f"image not found: {image_path or '(none chosen)'}")
-            size, offset = self.size, (-0.5, -0.5)
-            matrix = Matrix.Translation(context.scene.cursor.location) @ Matrix.Rotation(math.pi / 2, 4, "X")
             name = f"Sketch of {os.path.splitext(os.path.basename(image_path))[0]}"
+        size, offset, matrix = placement(context, empty, self.size)
         settings = {"strokes": strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
                     "stroke_width": self.stroke_width, "image": image_path, "image_name": image_name,
                     "levels": ",".join(str(c) for c in counts)}
@@ -254,7 +257,7 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
                               settings, name, image_data=image_data)
 
     def invoke(self, context, event):
-        if not self.filepath and _selected_image_empty(context) is None:
+        if not self.filepath and sources.image_empty(context) is None:
             context.window_manager.fileselect_add(self)
             return {"RUNNING_MODAL"}
         return self._invoke_job(context)
@@ -262,6 +265,117 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
     def execute(self, context):
         if context.window is not None and self.options.is_invoke:
             return self._invoke_job(context)  # coming back from the file browser: run modal
+        return self._execute_job(context)
+
+
+def _animation_args(operator, values: dict) -> list[str]:
+    """``clipasso animate``'s arguments: the operator's run options and the input's range."""
+    return job_logic.animate_args({
+        "strokes": operator.strokes, "seeds": operator.seeds, "preset": operator.preset, "mask": operator.mask,
+        "stroke_width": float(operator.stroke_width), "color": shared.rgb_to_hex(operator.color),
+        "iterations": operator.iterations, "backbone": operator.backbone, **values})
+
+
+def _animation_settings(operator, source: str) -> dict:
+    return {"strokes": operator.strokes, "seeds": operator.seeds, "preset": operator.preset, "mask": operator.mask,
+            "stroke_width": operator.stroke_width, "input": source}
+
+
+class CLIPASSO_OT_sketch_from_movie(_RunsCore, bpy.types.Operator):
+    """Turn a movie or image sequence into an animated line sketch: one Grease Pencil drawing per
+    frame, over the selected image empty or at the 3D cursor (runs the clipasso core)"""
+
+    bl_idname = "clipasso.sketch_from_movie"
+    bl_label = "Sketch from Movie"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Movie", subtype="FILE_PATH",
+                             description="A movie, animated GIF/WebP/PNG, image or folder of images")
+    filter_movie: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
+    filter_image: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
+    filter_folder: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
+    strokes: option_property("strokes", "Strokes")
+    seeds: option_property("seeds", "Seeds")
+    preset: option_property("preset", "Preset")
+    mask: option_property("mask", "Remove Background")
+    stroke_width: option_property("stroke_width", "Stroke Width")
+    color: option_property("color", "Colour")
+    iterations: option_property("iterations", "Iterations")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
+    start: option_property("start", "Start")
+    end: option_property("end", "End")
+    step: option_property("step", "Step")
+    size: FloatProperty(name="Size", default=2.0, min=0.01, description="Long side at the 3D cursor (picked file)")
+
+    def _prepare(self, context):
+        empty = sources.movie_empty(context) if not self.filepath else None
+        if empty is None and not self.filepath:
+            still = sources.image_empty(context)
+            if still is not None:
+                raise InputError(f"'{still.name}' shows a still image, not a movie or an image sequence: use "
+                                 "Sketch from Image, or pick a movie")
+            raise InputError("select an image empty that shows a movie or an image sequence, or pick a movie file")
+        if empty is not None:
+            source = sources.from_image_empty(empty, self.start, self.end, self.step)
+            name = f"Sketch of {empty.name}"
+        else:
+            source = sources.from_file(self.filepath, context.scene.frame_current, self.start, self.end, self.step)
+            name = f"Sketch of {os.path.splitext(os.path.basename(source.path.rstrip(os.sep)))[0]}"
+        size, offset, matrix = placement(context, empty, self.size)
+        self._job = AnimationJob(command_from_prefs(context), source.inputs, _animation_args(self, source.values),
+                                 source.frame_map, lambda width, height: (size, offset, matrix, None),
+                                 _animation_settings(self, source.path), name)
+
+    def invoke(self, context, event):
+        if not self.filepath and sources.movie_empty(context) is None:
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return self._invoke_job(context)
+
+    def execute(self, context):
+        if context.window is not None and self.options.is_invoke:
+            return self._invoke_job(context)  # coming back from the file browser: run modal
+        return self._execute_job(context)
+
+
+class CLIPASSO_OT_sketch_camera_view(_RunsCore, bpy.types.Operator):
+    """Render the active camera (this frame or the frame range) and sketch the renders as an
+    animation, placed in front of the camera and parented to it so it covers its view"""
+
+    bl_idname = "clipasso.sketch_camera_view"
+    bl_label = "Sketch Camera View"
+    bl_options = {"REGISTER", "UNDO"}
+
+    frames: EnumProperty(name="Frames", items=camera.FRAMES, default="CURRENT")
+    engine: EnumProperty(name="Render With", items=camera.ENGINES, default="WORKBENCH")
+    distance: FloatProperty(name="Distance", default=0.0, min=0.0, unit="LENGTH",
+                            description="How far in front of the camera the sketch lies (0: twice its clip start)")
+    strokes: option_property("strokes", "Strokes")
+    seeds: option_property("seeds", "Seeds")
+    preset: option_property("preset", "Preset")
+    mask: option_property("mask", "Remove Background")
+    stroke_width: option_property("stroke_width", "Stroke Width")
+    color: option_property("color", "Colour")
+    iterations: option_property("iterations", "Iterations")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
+
+    def _prepare(self, context):
+        scene = context.scene
+        cam = camera.active_camera(scene)
+        frames = camera.frame_list(scene, self.frames)
+        distance = camera.distance_of(cam, self.distance)
+        context.view_layer.update()  # the camera's matrix as it is now
+        place = camera.placement(scene, cam, distance)
+        engine = self.engine
+        self._job = AnimationJob(command_from_prefs(context),
+                                 lambda folder: camera.render_frames(scene, frames, folder, engine),
+                                 _animation_args(self, {}), animation.FrameMap(table=frames), place,
+                                 _animation_settings(self, f"camera {cam.name}"), f"Sketch of {cam.name} view")
+
+    def invoke(self, context, event):
+        return self._invoke_job(context)
+
+    def execute(self, context):
         return self._execute_job(context)
 
 
@@ -273,7 +387,21 @@ class _OnSketch:
         return build.is_sketch(context.active_object)
 
 
-class CLIPASSO_OT_refine(_OnSketch, _RunsCore, bpy.types.Operator):
+class _OnStillSketch:
+    """Available when the active object is a sketch of one image (not an animation)."""
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        if not build.is_sketch(obj):
+            return False
+        if animation.is_animation(build.load_data(obj)):
+            cls.poll_message_set(f"{cls.bl_label} works on still sketches, not animations")
+            return False
+        return True
+
+
+class CLIPASSO_OT_refine(_OnStillSketch, _RunsCore, bpy.types.Operator):
     """Re-run the core starting from the sketch's current (possibly hand-edited) strokes"""
 
     bl_idname = "clipasso.refine"
@@ -335,7 +463,7 @@ class CLIPASSO_OT_revert_style(_OnSketch, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class CLIPASSO_OT_draw_on(_OnSketch, bpy.types.Operator):
+class CLIPASSO_OT_draw_on(_OnStillSketch, bpy.types.Operator):
     """Draw the sketch on stroke by stroke, most important first (a Grease Pencil Build modifier)"""
 
     bl_idname = "clipasso.draw_on"
@@ -347,10 +475,9 @@ class CLIPASSO_OT_draw_on(_OnSketch, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        if not build.is_sketch(obj):
+        if not super().poll(context):
             return False
-        if obj.type == "CURVE":
+        if context.active_object.type == "CURVE":
             cls.poll_message_set("Draw On needs a Grease Pencil sketch (Output: Grease Pencil)")
             return False
         return True
@@ -425,5 +552,6 @@ class ClipassoStyle(bpy.types.PropertyGroup):
     draw_length: IntProperty(name="Length", default=48, min=1, description="Draw On: frames to draw every stroke")
 
 
-CLASSES = (ClipassoStyle, CLIPASSO_OT_sketch_from_image, CLIPASSO_OT_refine, CLIPASSO_OT_restyle,
-           CLIPASSO_OT_revert_style, CLIPASSO_OT_draw_on, CLIPASSO_OT_check_core)
+CLASSES = (ClipassoStyle, CLIPASSO_OT_sketch_from_image, CLIPASSO_OT_sketch_from_movie, CLIPASSO_OT_sketch_camera_view,
+           CLIPASSO_OT_refine, CLIPASSO_OT_restyle, CLIPASSO_OT_revert_style, CLIPASSO_OT_draw_on,
+           CLIPASSO_OT_check_core)

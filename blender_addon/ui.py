@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
-from . import build
+from . import animation, build
 
 
 class ClipassoPreferences(bpy.types.AddonPreferences):
@@ -27,6 +27,11 @@ class ClipassoPreferences(bpy.types.AddonPreferences):
             row.label(text=self.status)
 
 
+OPERATORS = (("clipasso.sketch_from_image", "GREASEPENCIL"), ("clipasso.sketch_from_movie", "FILE_MOVIE"),
+             ("clipasso.sketch_camera_view", "CAMERA_DATA"))
+"""The operators that make a sketch (the panel's buttons and the Add menu's entries)."""
+
+
 class VIEW3D_PT_clipasso(bpy.types.Panel):
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
@@ -35,7 +40,8 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        layout.operator("clipasso.sketch_from_image", icon="GREASEPENCIL")
+        for idname, icon in OPERATORS:
+            layout.operator(idname, icon=icon)
         obj = context.active_object
         if not build.is_sketch(obj):
             return
@@ -43,7 +49,10 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
         meta = data.get("metadata", {})
         box = layout.box()
         counts = build.level_counts(data)
-        if counts:  # a levels sketch: the level shown, and the control that picks it
+        moving = animation.is_animation(data)
+        if moving:  # an animated sketch: restyle and revert apply to every frame
+            box.label(text=animation.summary(data))
+        elif counts:  # a levels sketch: the level shown, and the control that picks it
             shown = build.shown_level(data)
             loss = next(level["loss"] for level in data["levels"] if level["count"] == shown)
             box.label(text=f"Levels {', '.join(map(str, counts))}: showing {shown} strokes, loss {loss:.4g}")
@@ -58,6 +67,9 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
         row = box.row()
         row.operator("clipasso.restyle")
         row.operator("clipasso.revert_style")
+        if moving:
+            box.label(text="Refine and Draw On work on still sketches")
+            return
         box.operator("clipasso.refine", icon="FILE_REFRESH")
         draw = layout.box()
         if obj.type == "CURVE":
@@ -70,7 +82,8 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
 
 
 def menu_entry(self, context):
-    self.layout.operator("clipasso.sketch_from_image", icon="GREASEPENCIL")
+    for idname, icon in OPERATORS:
+        self.layout.operator(idname, icon=icon)
 
 
 MENUS = ("VIEW3D_MT_grease_pencil_add", "VIEW3D_MT_add")

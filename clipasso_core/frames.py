@@ -120,7 +120,9 @@ def open_frames(path: str | os.PathLike) -> FrameSource:
         with Image.open(name) as img:
             frames = getattr(img, "n_frames", 1)
             duration = img.info.get("duration") or 0
-    except UnidentifiedImageError:
+    except UnidentifiedImageError as exc:
+        if name.lower().endswith(IMAGE_SUFFIXES):
+            raise InputError(f"not a readable image (unknown format or corrupt): {name} ({exc})") from None
         return _video(name)  # not an image: maybe a video with another suffix
     except (OSError, ValueError) as exc:
         raise InputError(f"could not read {name}: {exc}") from None

@@ -1,4 +1,5 @@
-"""The Blender add-on's bpy-free modules (blender_addon/geometry.py, blender_addon/job_logic.py), in
+"""The Blender add-on's bpy-free modules (blender_addon/geometry.py, job_logic.py, levels.py,
+animation.py), in
 the core's venv without Blender: loaded by path as submodules of a stand-in package whose
 ``contract`` is clipasso_core/contract, the way the extension zip carries it (the real package's
 __init__ imports bpy)."""
@@ -36,6 +37,7 @@ def addon_module(name: str):
 geometry = addon_module("geometry")
 job_logic = addon_module("job_logic")
 levels = addon_module("levels")
+animation = addon_module("animation")
 contract = sys.modules[f"{PACKAGE}.contract"]
 CUBIC = [(10.0, 20.0), (60.0, -5.0), (140.0, 90.0), (200.0, 40.0)]
 
@@ -211,3 +213,118 @@ def test_levels_data_add_show_and_layers():
     assert "levels" not in data and "shown_level" not in data
     assert levels.is_managed_layer("Level 8") and levels.is_managed_layer("Sketch")
     assert not levels.is_managed_layer("My notes")
+
+
+# animated sketches (animation.py, job_logic, geometry)
+
+
+def test_frame_map_affine_and_table():
+    assert animation.FrameMap(base=10).scene_frame(3) == 13
+    table = animation.FrameMap(table=[2, 4, 6])
+    assert [table.scene_frame(k) for k in range(3)] == [2, 4, 6]
+    with pytest.raises(contract.formats.FormatError, match="input has 3 frames"):
+        table.scene_frame(3)
+
+
+def test_image_user_frames_and_movie_range():
+    # picture #1 at frame_start, offset shifts the pictures
+    assert animation.image_user_frames(1, 0, 3) == [(1, 1), (2, 2), (3, 3)]
+    assert animation.image_user_frames(10, 4, 2) == [(10, 5), (11, 6)]
+    values, frame_map = animation.movie_range(10, 1, 3, 5)  # movie frames 1..3 on scene frames 10..12
+    assert values == {"start": 1, "end": 3, "step": 1}
+    assert [frame_map.scene_frame(i) for i in (1, 2, 3)] == [10, 11, 12]
+    values, _ = animation.movie_range(10, 1, 3, 5, start=1, step=2)  # counted from the first shown
+    assert values == {"start": 2, "end": 2, "step": 2}
+    values, _ = animation.movie_range(1, 0, 100, 5)  # the image user is longer than the movie
+    assert values == {"start": 0, "end": 4, "step": 1}
+    values, frame_map = animation.movie_range(5, -2, 4, 0)  # negative offset; length unknown
+    assert values == {"start": 0, "end": 1, "step": 1} and frame_map.scene_frame(0) == 7
+    with pytest.raises(contract.formats.FormatError, match="shows no frame of its movie"):
+        animation.movie_range(1, 10, 3, 5)
+    with pytest.raises(contract.formats.FormatError, match="no frames to sketch"):
+        animation.movie_range(1, 0, 3, 5, start=3)
+
+
+def test_select_frames():
+    assert animation.select(5) == [0, 1, 2, 3, 4]
+    assert animation.select(5, 1, 3) == [1, 2, 3]
+    assert animation.select(5, 0, -1, 2) == [0, 2, 4]
+    assert animation.select(5, 2, 100) == [2, 3, 4]
+    with pytest.raises(contract.formats.FormatError, match="no frames to sketch"):
+        animation.select(5, 5)
+
+
+def test_animation_frames_in_the_stored_data():
+    data = {"strokes": []}
+    assert not animation.is_animation(data)
+    animation.add(data, animation.entry(2, 12, [_stroke(0), _stroke(1)]))
+    animation.add(data, animation.entry(0, 10, [_stroke(5), _stroke(6)], cut=True))
+    assert animation.is_animation(data) and animation.scene_frames(data) == [10, 12]  # in scene order
+    first = data["frames"][0]
+    assert first == {"index": 0, "scene_frame": 10, "cut": True, "ids": [5, 6],
+                     "strokes": [[[5.0, 0.0], [5.0, 1.0], [5.0, 2.0], [5.0, 3.0]],
+                                 [[6.0, 0.0], [6.0, 1.0], [6.0, 2.0], [6.0, 3.0]]]}
+    assert data["strokes"] == first["strokes"]
+    animation.add(data, animation.entry(1, 12, [_stroke(3), _stroke(4)]))  # the same scene frame: replaced
+    assert [f["index"] for f in data["frames"]] == [0, 1]
+    assert animation.summary(data) == "Animation: 2 key frames (frames 10-12), 2 strokes"
+    with pytest.raises(contract.formats.FormatError, match="same number of strokes"):
+        animation.add(data, animation.entry(3, 13, [_stroke(0)]))
+    with pytest.raises(contract.formats.FormatError, match="at least one frame"):
+        animation.set_frames(data, [])
+
+
+def test_animate_args_use_the_contracts_flags_and_the_cli_accepts_them():
+    from clipasso_core import cli
+
+    options = {**contract.options.RUN_OPTIONS, **contract.options.ANIMATE_OPTIONS}
+    values = {"strokes": 8, "seeds": 1, "preset": "fast", "mask": "off", "stroke_width": 2.5, "color": "#00ff00",
+              "iterations": 3, "backbone": "tiny-random", "start": 2, "end": 9, "step": 3}
+    args = job_logic.animate_args(values)
+    pairs = dict(zip(args[::2], args[1::2]))
+    assert pairs[options["start"].flag] == "2" and pairs[options["step"].flag] == "3"
+    assert "--preview-every" not in args
+    parsed = cli.build_parser().parse_args(["animate", "clip.mp4", "-o", "out.svg", *args])
+    assert (parsed.strokes, parsed.preset, parsed.start, parsed.end, parsed.step, parsed.iterations) == \
+        (8, "fast", 2, 9, 3, 3)
+    defaults = job_logic.animate_args({"start": 0, "end": -1, "step": 1})
+    assert options["end"].flag not in defaults  # -1: the input's last, left to the core
+    with pytest.raises(contract.formats.FormatError, match="one level"):
+        job_logic.animate_args({"levels": "4,2"})
+
+
+def test_animation_status_and_fraction():
+    progress = contract.events.Progress(5, 20, 1.0, 0.5, 1.0, 2.0, frame=12)
+    text = job_logic.frame_status_text(progress, done=2, total=4)
+    assert text.startswith("Sketching frame 12 (3/4)  step 5/20") and "Esc" in text
+    assert "(3)" in job_logic.frame_status_text(progress, done=2, total=None)
+    assert job_logic.frame_status_text(progress, 2, 4, scene_frame=40).startswith("Sketching frame 40 (3/4)")
+    assert job_logic.frame_status_text(contract.events.Progress(5, 20, 1.0, 0.5, 1.0, 2.0), 0, None) == \
+        job_logic.status_text(contract.events.Progress(5, 20, 1.0, 0.5, 1.0, 2.0))
+    assert job_logic.animation_fraction(progress, 2, 4) == pytest.approx((2 + 0.25) / 4)
+    assert job_logic.animation_fraction(None, 4, 4) == 1.0
+    assert job_logic.animation_fraction(progress, 2, None) == 0.25
+    assert job_logic.frames_text(2, 4).startswith("Frames done: 2/4")
+
+
+def test_camera_view_rectangle_and_covering_frame():
+    # Blender's view_frame of a 50 mm lens, 36 mm sensor, 320 x 200 px (AUTO fit: horizontal)
+    corners = [(0.5, 0.3125, -1.3888889), (0.5, -0.3125, -1.3888889), (-0.5, -0.3125, -1.3888889),
+               (-0.5, 0.3125, -1.3888889)]
+    cx, cy, w, h = geometry.view_rectangle(corners, ortho=False, distance=5.0)
+    assert (cx, cy) == pytest.approx((0.0, 0.0)) and w == pytest.approx(5.0 * 36 / 50)
+    assert w / h == pytest.approx(320 / 200)
+    shifted = [(x + 0.1, y, z) for x, y, z in corners]
+    assert geometry.view_rectangle(shifted, False, 1.3888889)[0] == pytest.approx(0.1)
+    ortho = [(3.0, 1.875, -1.0), (3.0, -1.875, -1.0), (-3.0, -1.875, -1.0), (-3.0, 1.875, -1.0)]
+    assert geometry.view_rectangle(ortho, True, 42.0) == pytest.approx((0.0, 0.0, 6.0, 3.75))
+    with pytest.raises(ValueError, match="in front of it"):
+        geometry.view_rectangle([(x, y, -z) for x, y, z in corners], False, 1.0)
+    # a 320 x 200 px sketch over that view: the long side spans the width; square pixels: no y scale
+    size, scale_y = geometry.covering_frame(320, 200, (0.0, 0.0, 6.0, 3.75))
+    frame = geometry.ImageFrame(320, 200, size)
+    assert frame.extent == pytest.approx((6.0, 3.75)) and scale_y == pytest.approx(1.0)
+    # pixels twice as wide as high: the view is twice as wide for the same px, the y scale halves
+    size, scale_y = geometry.covering_frame(160, 200, (0.0, 0.0, 6.0, 3.75))
+    frame = geometry.ImageFrame(160, 200, size)
+    assert frame.extent[0] == pytest.approx(6.0) and frame.extent[1] * scale_y == pytest.approx(3.75)

@@ -26,6 +26,11 @@ atexit.register(shutil.rmtree, USER_RESOURCES, True)
 from addon_paths import CAT, CORE_PYTHON, MODULE, REPO, ROOT  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_core: runs the real core's `clipasso animate` (slow; needs the core "
+                                       "that has it)")
+
+
 class Addon:
     """The installed, enabled add-on: ``addon.build``, ``addon.job``, ... are its modules (looked up
     each time, so they stay right across a disable/enable), ``prefs`` its preferences."""
@@ -198,3 +203,68 @@ def gp_levels(gp_levels_file):
 @pytest.fixture
 def curve_levels(curve_levels_file):
     return open_sketch(curve_levels_file)
+
+
+# animated sketches (clipasso animate)
+
+FAKE_ANIMATE = Path(__file__).resolve().parent / "fake_animate.py"
+"""A stand-in for ``clipasso animate`` (fake_animate.py): contract events, known strokes, no torch."""
+FAKE_COMMAND = [CORE_PYTHON, str(FAKE_ANIMATE)]
+MOVIE_FRAMES, MOVIE_SIZE = 5, (96, 64)
+
+
+def _write_movie(path: Path, frames: int = MOVIE_FRAMES, size=MOVIE_SIZE) -> Path:
+    """A small MPEG-4 movie of the cat sliding sideways, written with the core's PyAV (Blender reads
+    it as a MOVIE image, the core as a video)."""
+    script = (
+        "import sys, av, numpy as np\n"
+        "from PIL import Image\n"
+        "path, frames, w, h, cat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]\n"
+        "image = np.asarray(Image.open(cat).convert('RGB').resize((w, h)))\n"
+        "with av.open(path, 'w') as out:\n"
+        "    stream = out.add_stream('mpeg4', rate=24)\n"
+        "    stream.width, stream.height, stream.pix_fmt = w, h, 'yuv420p'\n"
+        "    for i in range(frames):\n"
+        "        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(image, 4 * i, axis=1)), 'rgb24')\n"
+        "        for packet in stream.encode(frame):\n"
+        "            out.mux(packet)\n"
+        "    for packet in stream.encode():\n"
+        "        out.mux(packet)\n")
+    subprocess.run([CORE_PYTHON, "-c", script, str(path), str(frames), str(size[0]), str(size[1]), str(CAT)],
+                   check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def movie(tmp_path_factory) -> Path:
+    """clip.mp4: MOVIE_FRAMES frames of MOVIE_SIZE px."""
+    return _write_movie(tmp_path_factory.mktemp("movie") / "clip.mp4")
+
+
+@pytest.fixture
+def fake_core(addon, tmp_path):
+    """The add-on's preferences point at fake_animate.py (through a launcher script) for one test."""
+    launcher = tmp_path / "fake-clipasso"
+    launcher.write_text(f'#!/bin/sh\nexec "{CORE_PYTHON}" "{FAKE_ANIMATE}" "$@"\n')
+    launcher.chmod(0o755)
+    prefs = addon.prefs
+    prefs.python_path, prefs.core_path = "", str(launcher)
+    yield FAKE_COMMAND
+    prefs.python_path, prefs.core_path = CORE_PYTHON, ""
+
+
+def fake_strokes(index: int, width: float, height: float, count: int):
+    """The strokes fake_animate.py draws on input frame ``index`` (contract Strokes)."""
+    spec = importlib.util.spec_from_file_location("fake_animate_for_tests", FAKE_ANIMATE)
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module.strokes_of(index, width, height, count)
+
+
+def keyframes(obj) -> dict:
+    """Scene frame -> drawing of an animated Grease Pencil sketch's layer."""
+    layer = obj.data.layers["Sketch"]
+    return {frame.frame_number: frame.drawing for frame in layer.frames}

@@ -10,6 +10,10 @@ bpy = pytest.importorskip("bpy")
 
 from addon_paths import MODULE  # noqa: E402
 
+MAKERS = [("operator", "clipasso.sketch_from_image"), ("operator", "clipasso.sketch_from_movie"),
+          ("operator", "clipasso.sketch_camera_view")]
+"""The operators that make a sketch, offered by the Add menu and first in the panel."""
+
 
 class Layout:
     """Records what a draw function puts in the layout."""
@@ -56,7 +60,7 @@ def test_menu_entry_is_in_the_add_menu(addon):
     ui = addon.ui
     menu = next(getattr(bpy.types, name) for name in ui.MENUS if hasattr(bpy.types, name))
     assert ui.menu_entry in menu._dyn_ui_initialize()
-    assert drawn(ui.menu_entry, bpy.context) == [("operator", "clipasso.sketch_from_image")]
+    assert drawn(ui.menu_entry, bpy.context) == MAKERS
 
 
 def test_panel_shows_style_and_refine_for_a_sketch_only(addon, gp_sketch):
@@ -70,4 +74,4 @@ def test_panel_shows_style_and_refine_for_a_sketch_only(addon, gp_sketch):
     bpy.context.scene.clipasso_style.brush = "sketchy"
     assert ("prop", "jitter") in drawn(ui.VIEW3D_PT_clipasso.draw, bpy.context)
     bpy.context.view_layer.objects.active = None
-    assert drawn(ui.VIEW3D_PT_clipasso.draw, bpy.context) == [("operator", "clipasso.sketch_from_image")]
+    assert drawn(ui.VIEW3D_PT_clipasso.draw, bpy.context) == MAKERS
