@@ -15,6 +15,8 @@ SAMPLES = [
     events.Info("0.1.0"),
     events.Start("0.1.0", "cat.jpg", 16, 3, 600, "default", "openai"),
     events.WarningMessage("random weights"),
+    events.Download("CLIP RN101 weights", 1024, 2048, "/home/u/.cache/huggingface/hub"),
+    events.Download("U2-Net", 10),
     events.Progress(3, 600, 1.5, 1.25, 0.5, 99.0),
     events.Preview(20, SKETCH),
     events.LevelDone(1, 0.5, SKETCH),

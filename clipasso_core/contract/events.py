@@ -51,6 +51,18 @@ class WarningMessage:
 
 
 @dataclass
+class Download:
+    """A model file is being fetched (first run): ``what`` (e.g. "CLIP RN101 weights"), ``bytes``
+    received so far, ``total`` size when known; ``cache``: the folder it is stored in."""
+
+    what: str
+    bytes: int
+    total: int | None = None
+    cache: str | None = None
+    name = "download"
+
+
+@dataclass
 class Progress:
     """After each step: loss is this step's loss, best_loss the best evaluation so far; with
     ``animate``, ``frame`` is the input frame being sketched (iteration and total count its steps)."""
@@ -158,11 +170,12 @@ class Unknown:
     name = "unknown"
 
 
-EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Progress, Preview, LevelDone, FrameDone, Done,
-                                        Error)}
+EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Download, Progress, Preview, LevelDone,
+                                        FrameDone, Done, Error)}
 """Event name -> class: the one table of the protocol's messages."""
 
-Event = Union[Info, Start, WarningMessage, Progress, Preview, LevelDone, FrameDone, Done, Error, Unknown]
+Event = Union[Info, Start, WarningMessage, Download, Progress, Preview, LevelDone, FrameDone, Done, Error,
+              Unknown]
 
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
