@@ -115,8 +115,8 @@ class SketchConfig:
         _whole("seed", self.seed, 0, MAX_SEED)
         if self.mask not in MASK_MODES:
             raise InputError(f"unknown mask mode {self.mask!r} (choose from {', '.join(MASK_MODES)})")
-        if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):
-            raise InputError(f"unknown device {self.device!r} (choose from auto, cpu, cuda)")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+", self.device):
+            raise InputError(f"unknown device {self.device!r} (choose from auto, cpu, cuda, mps)")
         if self.backbone not in PROFILES:
             raise InputError(f"unknown backbone {self.backbone!r} (choose from {', '.join(PROFILES)})")
         if not isinstance(self.preview_every, int) or self.preview_every < 1:

@@ -46,12 +46,23 @@ class Prepared:
     masked: bool
 
 
+def mps_available() -> bool:
+    """Whether Apple's Metal GPU backend (MPS) is usable here."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
 def resolve_device(name: str) -> torch.device:
+    """The torch device of ``--device``: ``auto`` prefers CUDA, then Apple's MPS, then the CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("CUDA was asked for (--device cuda) but no CUDA GPU is available here; "
                          "use --device cpu or auto")
+    if name == "mps" and not mps_available():
+        raise InputError("Apple's GPU was asked for (--device mps) but MPS is not available here (it needs "
+                         "a Mac with Apple silicon or an AMD GPU and a macOS build of torch); use --device "
+                         "cpu or auto")
     return torch.device(name)
 
 

@@ -129,16 +129,40 @@ def render(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, siz
     stroke = torch.div(image_pixel, area, rounding_mode="floor") * strokes + key % strokes
     flat_colors = colors.reshape(-1, 4)
     alpha = (cov * flat_colors[stroke, 3]).clamp(max=1.0 - 1e-6)
-    log_transmit = torch.log1p(-alpha).double()
-    running = torch.cumsum(log_transmit, 0)
+    log_transmit = torch.log1p(-alpha)
     _, counts = torch.unique_consecutive(image_pixel, return_counts=True)
-    group_end = running[torch.cumsum(counts, 0) - 1].repeat_interleave(counts)
-    after = torch.exp(group_end - running).to(alpha.dtype)  # prod over later strokes, same pixel
+    later = _later_sums if has_float64(points.device) else _later_sums_float32
+    after = torch.exp(later(log_transmit, counts)).to(alpha.dtype)  # prod over later strokes, same pixel
     weight = alpha * after
     pixels = batch * area
     ink = torch.zeros(pixels, 3, device=points.device, dtype=points.dtype).index_add(
         0, image_pixel, weight[:, None] * flat_colors[stroke, :3])
-    log_total = torch.zeros(pixels, device=points.device, dtype=torch.float64).index_add(
+    log_total = torch.zeros(pixels, device=points.device, dtype=log_transmit.dtype).index_add(
         0, image_pixel, log_transmit)
     image = ink + torch.exp(log_total).to(points.dtype)[:, None]  # white background
     return image.view(batch, size, size, 3).permute(0, 3, 1, 2)
+
+
+def has_float64(device: torch.device) -> bool:
+    """Whether the device computes in float64 (Apple's MPS does not)."""
+    return device.type != "mps"
+
+
+def _later_sums(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """For entries [N] in consecutive groups of ``counts``: the sum of the values after each entry
+    in its group (float64 running sums, so long inputs lose nothing)."""
+    running = torch.cumsum(values.double(), 0)
+    group_end = running[torch.cumsum(counts, 0) - 1].repeat_interleave(counts)
+    return group_end - running
+
+
+def _later_sums_float32(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """``_later_sums`` without float64: each group summed on its own in a padded [groups, deepest]
+    table (a global float32 running sum would lose the small values late in long inputs)."""
+    starts = torch.cumsum(counts, 0) - counts
+    group = torch.repeat_interleave(torch.arange(len(counts), device=values.device), counts)
+    depth = torch.arange(len(values), device=values.device) - starts[group]
+    table = torch.zeros(len(counts), int(counts.max()), device=values.device, dtype=values.dtype)
+    table = table.index_put((group, depth), values)
+    suffix = torch.flip(torch.cumsum(torch.flip(table, [1]), 1), [1])  # sum from each entry to its group's end
+    return suffix[group, depth] - values

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from clipasso_core.contract.formats import FormatError, Stroke
-from clipasso_core.contract.sequence import MAX_FRAMES, Frame, SketchSequence
+from clipasso_core.contract import sequence as sequence_module
+from clipasso_core.contract.sequence import MAX_FRAMES, Frame, SketchSequence, read_sequence
 
 
 def strokes(shift: float, ids=(0, 1)) -> list[Stroke]:
@@ -60,3 +61,14 @@ def test_malformed_sequences_are_refused_with_a_message(change, message):
 def test_non_numbers_are_refused():
     with pytest.raises(FormatError, match="not a number"):
         SketchSequence.from_json(sequence().to_json().replace('"fps": 12.5', '"fps": NaN'))
+
+
+def test_read_from_a_file_within_the_size_limit(tmp_path, monkeypatch):
+    path = tmp_path / "a.json"
+    path.write_text(sequence().to_json())
+    assert read_sequence(path) == sequence()
+    monkeypatch.setattr(sequence_module, "MAX_SEQUENCE_BYTES", 100)
+    with pytest.raises(FormatError, match="larger than the limit of 100 bytes"):
+        read_sequence(path)
+    with pytest.raises(FormatError, match="could not read sequence JSON"):
+        read_sequence(tmp_path / "missing.json")

@@ -101,3 +101,19 @@ def test_degenerate_init_size_is_one_clear_error(tmp_path):
     wrong.write_text("[1, 2")
     with pytest.raises(InputError, match="malformed sketch JSON"):
         read_init(str(wrong))
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    from clipasso_core import pipeline
+    from clipasso_core.errors import InputError
+
+    monkeypatch.setattr(pipeline.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(pipeline, "mps_available", lambda: True)
+    assert pipeline.resolve_device("auto").type == "mps"
+    monkeypatch.setattr(pipeline, "mps_available", lambda: False)
+    assert pipeline.resolve_device("auto").type == "cpu"
+    with pytest.raises(InputError, match="MPS is not available here"):
+        pipeline.resolve_device("mps")
+    monkeypatch.setattr(pipeline.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(pipeline, "mps_available", lambda: True)
+    assert pipeline.resolve_device("auto").type == "cuda"

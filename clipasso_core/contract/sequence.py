@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .formats import FormatError, Sketch, Stroke, check_number, check_stroke_count
+from .formats import FormatError, Sketch, Stroke, check_number, check_stroke_count, read_text
 
 SEQUENCE_FORMAT = "clipasso-sequence"
 SEQUENCE_VERSION = 1
@@ -108,6 +108,11 @@ class SketchSequence:
         except (json.JSONDecodeError, RecursionError) as exc:
             raise FormatError(f"malformed sequence JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def read_sequence(path) -> SketchSequence:
+    """The sequence JSON file at ``path`` (a regular file of at most MAX_SEQUENCE_BYTES)."""
+    return SketchSequence.from_json(read_text(path, "sequence JSON", MAX_SEQUENCE_BYTES))
 
 
 def check_frames(frames: list[Frame]) -> None:
