@@ -23,6 +23,7 @@ from .canvas import CanvasTransform
 from .config import SketchConfig
 from .contract import events
 from .contract.sequence import Frame, SketchSequence
+from .downloads import reporting
 from .errors import Cancelled, InputError
 from .flow import flow_between, grey
 from .frames import FrameSource, open_frames
@@ -90,7 +91,13 @@ def animate(frames: str | os.PathLike | FrameSource, config: SketchConfig | None
     per frame. Setting ``cancel`` keeps the frames done (a frame cut short is dropped, unless it is
     the first: then it is the best so far, as in ``sketch``); cancelled before any step, ``Cancelled``
     is raised. timings (benchmarks) receives "first_s" and "later_s" (seconds per later frame, a list).
+    Model downloads (first run) report ``Download`` events to progress too.
     """
+    with reporting(progress):
+        return _animate(frames, config, start, end, step, fps, progress, cancel, timings)
+
+
+def _animate(frames, config, start, end, step, fps, progress, cancel, timings) -> SketchSequence:
     config = (config or SketchConfig()).validate()
     if config.levels:
         raise InputError("--levels is for still sketches; an animation has one level (--strokes)")

@@ -2,9 +2,9 @@
 
 Profiles (``--backbone``):
 
-- ``openai`` (default): RN101 for the loss and ViT-B-32 for saliency with OpenAI's weights, loaded
-  the normal open_clip way (``pretrained="openai"``: downloaded once and cached by huggingface_hub),
-  or from local checkpoint files (``--clip-weights`` / ``--saliency-weights``, or the environment
+- ``openai`` (default): RN101 for the loss and ViT-B-32 for saliency with OpenAI's weights: the
+  checkpoints open_clip's ``pretrained="openai"`` points to on the Hugging Face hub, downloaded once
+  into huggingface_hub's cache with progress events (``downloads``), or from local checkpoint files (``--clip-weights`` / ``--saliency-weights``, or the environment
   variables ``CLIPASSO_CLIP_WEIGHTS`` / ``CLIPASSO_SALIENCY_WEIGHTS``).
 - ``rn101-random``: the same RN101 / ViT-B-32 shapes with random weights (benchmarks).
 - ``tiny-random``: a small ModifiedResNet and a small ViT with random weights (tests, offline smoke
@@ -17,15 +17,14 @@ warns and records it. The encoders come back frozen (eval mode, no parameter gra
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .downloads import fetch_openai_checkpoint, forget_cached
 from .errors import ModelUnavailableError
 
 _CONFIGS = Path(__file__).parent / "model_configs"
@@ -207,44 +206,18 @@ def _load_file(arch: str, path: str) -> nn.Module:
     return visual
 
 
-def _cached_openai(arch: str) -> str | None:
-    """Path of the cached OpenAI checkpoint of ``arch`` in the huggingface_hub cache, or None."""
-    from huggingface_hub import try_to_load_from_cache
-
-    repo = _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
-    for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-        found = try_to_load_from_cache(repo, filename)
-        if isinstance(found, str):
-            return found
-    return None
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    host = urlparse(constants.ENDPOINT).hostname or ""
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def _load_openai(arch: str, role: str) -> nn.Module:
-    cached = _cached_openai(arch)
-    if cached:
-        return _load_file(arch, cached)
-    if not _hub_reachable():
-        from huggingface_hub import constants
-
-        raise ModelUnavailableError(
-            f"CLIP model {arch} (OpenAI weights) is not cached in {constants.HF_HUB_CACHE} and the "
-            f"model hub cannot be reached. Connect once to download it, or pass a local checkpoint "
-            f"with {WEIGHT_FLAG[role]} PATH (or set {WEIGHT_ENV[role]}).")
-    model = _open_clip().create_model(arch, pretrained="openai")
-    return model.visual
+    """The image tower of OpenAI's ``arch`` from the hub cache, downloaded on first use."""
+    repo = _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
+    what = f"CLIP {arch} weights ({'loss' if role == 'loss' else 'saliency'} model)"
+    hint = f"pass a local checkpoint with {WEIGHT_FLAG[role]} PATH (or set {WEIGHT_ENV[role]})"
+    path = fetch_openai_checkpoint(repo, what, hint)
+    try:
+        return _load_file(arch, path)
+    except ModelUnavailableError as exc:
+        forget_cached(path)
+        raise ModelUnavailableError(f"the downloaded {what} could not be loaded ({exc}); the damaged file was "
+                                    "removed from the cache: run again to download it again") from None
 
 
 def load_encoder(profile: BackboneProfile, role: str, weights: str | None = None) -> ImageEncoder:

@@ -12,6 +12,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from .downloads import rembg_model, report
 from .errors import ModelUnavailableError
 
 MASK_MODES = ("auto", "on", "off")
@@ -37,14 +38,21 @@ def rembg_mask(rgb: np.ndarray, model: str = "u2net") -> np.ndarray:
     """Foreground probability [H, W] in 0..1 of rgb [H, W, 3] (0..1) from rembg's ``model``."""
     from rembg import new_session  # imported lazily: onnxruntime start-up is slow
 
+    folder, existing = rembg_model(model)
+    what = f"background mask model {model}"
+    fetching = existing is None
+    if fetching:  # rembg downloads it (its own URL, no progress hook): reported before and after
+        report(what, 0, None, folder)
     try:
         session = new_session(model)
     except Exception as exc:  # rembg/pooch raise many kinds; every one means "no model"
-        home = os.environ.get("U2NET_HOME") or os.environ.get("REMBG_HOME") or "~/.u2net"
         raise ModelUnavailableError(
             f"background-mask model {model!r} is not available ({exc.__class__.__name__}). rembg "
-            f"downloads it on first use into {home}; offline, copy {model}.onnx there (or set "
-            f"U2NET_HOME), or run with --mask off.") from None
+            f"downloads it on first use into {folder}; offline, copy {model}.onnx there, or run with "
+            "--mask off.") from None
+    fetched = rembg_model(model)[1] if fetching else None
+    if fetched:
+        report(what, os.path.getsize(fetched), os.path.getsize(fetched), folder)
     image = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     mask = session.predict(image)[0].resize(image.size, Image.Resampling.BILINEAR)
     return np.asarray(mask, dtype=np.float32) / 255.0

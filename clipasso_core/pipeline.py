@@ -19,6 +19,7 @@ from .canvas import CanvasTransform, pad_and_resize
 from .config import CANVAS, SEED_STRIDE, Preset, SketchConfig
 from .contract import events
 from .contract.geometry import hex_to_rgb
+from .downloads import reporting
 from .errors import Cancelled, InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
@@ -284,13 +285,19 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
            cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> Sketch:
     """Sketch an image (a path, a ``LoadedImage``, or None for the bundled example).
 
-    progress receives ``contract.events`` objects: ``Progress`` after every step and ``Preview``
-    (the best strokes so far) every ``config.preview_every`` steps. Setting ``cancel`` stops the run:
+    progress receives ``contract.events`` objects: ``Progress`` after every step, ``Preview`` (the
+    best strokes so far) every ``config.preview_every`` steps, ``LevelDone`` per level and
+    ``Download`` while a model file is fetched (first run). Setting ``cancel`` stops the run:
     once the optimisation has run a step, the best sketch so far is returned with
     ``metadata["cancelled"] = True``; before that (loading, masking, init), ``Cancelled`` is raised.
     ``timings`` (benchmarks): a dict that receives seconds per phase ("render", "loss", "eval", see
     ``optimize``).
     """
+    with reporting(progress):  # model downloads also report to progress
+        return _sketch(image, config, progress, cancel, timings)
+
+
+def _sketch(image, config, progress, cancel, timings) -> Sketch:
     config = (config or SketchConfig()).validate()
     engine = start_engine(config)
     started = time.perf_counter()
