@@ -10,9 +10,11 @@ protocol of ``contract/PROTOCOL.md``) on stdout and nothing on stderr unless the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -32,7 +34,7 @@ class Reporter:
 
     def __init__(self, mode: str):
         self.mode = mode
-        self.bar = None
+        self.bar = self.download = None
         self.cancel = threading.Event()
 
     def emit(self, event) -> None:
@@ -48,7 +50,9 @@ class Reporter:
             self._bar(event)
 
     def _bar(self, event) -> None:
-        if isinstance(event, events.Progress):
+        if isinstance(event, events.Download):
+            self._download_bar(event)
+        elif isinstance(event, events.Progress):
             if self.bar is None:
                 from tqdm import tqdm
 
@@ -65,10 +69,24 @@ class Reporter:
             message = event.message if isinstance(event, events.WarningMessage) else f"wrote {event.svg}"
             sys.stderr.write(message + "\n")
 
+    def _download_bar(self, event: events.Download) -> None:
+        """A byte bar per file fetched (first run), closed when the file is complete."""
+        from tqdm import tqdm
+
+        if self.download is None or self.download.desc != event.what:
+            self.close()
+            sys.stderr.write(f"downloading {event.what} into {event.cache}\n" if event.cache else "")
+            self.download = tqdm(total=event.total, desc=event.what, unit="B", unit_scale=True,
+                                 unit_divisor=1024, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+        self.download.update(event.bytes - self.download.n)
+        if event.total and event.bytes >= event.total:
+            self.close()
+
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        for bar in (self.bar, self.download):
+            if bar is not None:
+                bar.close()
+        self.bar = self.download = None
 
     def error(self, message: str, code: int) -> None:
         self.close()
@@ -100,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"clipasso {__version__} (protocol {events.PROTOCOL_VERSION})")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("info", help="print the version and protocol as one JSON event (for integrations)")
+    info = sub.add_parser("info", help="print the version and protocol as one JSON event (for integrations)")
+    info.add_argument("--check", action="store_true",
+                      help="first also print, one 'name: value' line each, torch, the device and whether "
+                           "the CLIP weights are downloaded (for people; the editors show the lines)")
     s = sub.add_parser("sketch", help="sketch an image into an SVG")
     s.add_argument("input", nargs="?", help="image file (default: the bundled example, a cat photo)")
     s.add_argument("-o", "--output", default="sketch.svg", help="SVG to write (default: sketch.svg)")
@@ -125,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(a, "fps", float, ANIMATE_OPTIONS)
     _add_run_options(a)
     a.add_argument("--init", help="start the first frame from this SVG or sketch JSON")
+    i = sub.add_parser("integrate", help="install the editor add-ons, set up to use this core")
+    editors = i.add_subparsers(dest="editor", required=True, parser_class=_Parser)
+    ink = editors.add_parser("inkscape", help="install the Inkscape extensions into the user's Inkscape")
+    ink.add_argument("--profile", help="Inkscape profile folder (default: Inkscape's own, INKSCAPE_PROFILE_DIR, "
+                                       "or the usual folder of this system)")
+    ink.add_argument("--uninstall", action="store_true", help="remove exactly what integrate installed")
+    blend = editors.add_parser("blender", help="build the Blender extension zip (and install it with --blender)")
+    blend.add_argument("-o", "--output", default=".", help="folder for the zip (default: the current folder)")
+    blend.add_argument("--blender", help="a Blender binary: also install and enable the extension with it")
     return parser
 
 
@@ -140,7 +170,8 @@ def _add_run_options(s: argparse.ArgumentParser) -> None:
     _add_option(s, "opacity", float)
     _add_option(s, "mask", str)
     s.add_argument("--mask-model", default="u2net", help="rembg model for masking (default u2net)")
-    s.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto: CUDA, else Apple's "
+                                                    "MPS, else the CPU)")
     _add_option(s, "backbone", str)
     s.add_argument("--clip-weights", help="local checkpoint file for the RN101 loss model")
     s.add_argument("--saliency-weights", help="local checkpoint file for the ViT-B/32 saliency model")
@@ -301,6 +332,66 @@ def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
     return EXIT_CANCELLED if cancelled else 0
 
 
+@contextlib.contextmanager
+def _stderr_held():
+    """Inside, file descriptor 2 goes to a temporary file: what libraries print there (download
+    messages, bars, native warnings) never reaches an integration, which may show any stderr output
+    as an error. The run's own error line is written after the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def run_integrate(args: argparse.Namespace) -> int:
+    """``clipasso integrate inkscape|blender``: one line per thing done on stdout."""
+    if args.editor == "inkscape":
+        from .integrate_inkscape import integrate
+
+        lines = integrate(profile=args.profile, uninstall=args.uninstall)
+    else:
+        from .integrate_blender import integrate
+
+        lines = integrate(output=args.output, blender=args.blender)
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return 0
+
+
+def info_check() -> list[str]:
+    """``clipasso info --check``: what a sketch would use here, one "name: value" line each for a
+    person (the editors show them as they are): the core's and torch's versions, the device
+    (``--device auto``) and whether the OpenAI CLIP weights are in the hub cache."""
+    lines = [f"clipasso core: {__version__}"]
+    try:
+        import torch
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        from .backbones import PROFILES, WEIGHT_ENV, _open_clip
+        from .downloads import OPENAI_FILES
+        from .pipeline import resolve_device
+    except Exception as exc:  # a broken environment: say what, the editors show it
+        return lines + [f"torch: cannot be loaded ({exc.__class__.__name__}: {exc})"]
+    lines += [f"torch: {torch.__version__}", f"device: {resolve_device('auto').type}"]
+    profile = PROFILES["openai"]
+    for role, arch in (("loss", profile.loss_arch), ("saliency", profile.saliency_arch)):
+        what = f"CLIP {arch} weights"
+        if os.environ.get(WEIGHT_ENV[role]):
+            lines.append(f"{what}: the file {os.environ[WEIGHT_ENV[role]]} ({WEIGHT_ENV[role]})")
+            continue
+        repo = _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
+        found = [try_to_load_from_cache(repo, name) for name in OPENAI_FILES]
+        cached = next((f for f in found if isinstance(f, str)), None)
+        lines.append(f"{what}: downloaded ({cached})" if cached else
+                     f"{what}: not downloaded yet; the first sketch downloads it into {constants.HF_HUB_CACHE}")
+    return lines
+
+
 def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> int:
     """Run the command; ``interrupted_at_start``: a Ctrl-C came while the command was loading."""
     argv = sys.argv[1:] if argv is None else argv
@@ -310,12 +401,17 @@ def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> i
     try:
         args = build_parser().parse_args(argv)
         if args.command == "info":
+            if args.check:
+                sys.stdout.write("".join(f"{line}\n" for line in info_check()))
             sys.stdout.write(events.to_line(events.Info(__version__)) + "\n")
             return 0
+        if args.command == "integrate":
+            return run_integrate(args)
         reporter.mode = args.progress
         if interrupted_at_start:
             raise KeyboardInterrupt
-        return (run_animate if args.command == "animate" else run_sketch)(args, reporter)
+        with _stderr_held() if reporter.mode == "json" else contextlib.nullcontext():
+            return (run_animate if args.command == "animate" else run_sketch)(args, reporter)
     except (ClipassoError, FormatError) as exc:
         reporter.error(str(exc), getattr(exc, "exit_code", 2))
         return getattr(exc, "exit_code", 2)
