@@ -49,3 +49,33 @@ def test_without_smil_the_first_frame_shows():
     animated = render_svg(to_animated_svg(seq), 100, 100)
     first = render_svg(to_svg(seq.frame_sketch(0)), 100, 100)
     assert ink_iou(animated, first) == pytest.approx(1.0)
+
+
+def _browser_frame(svg: str, seconds: float, tmp_path) -> "np.ndarray":
+    """The animated SVG as chromium shows it at ``seconds`` (SMIL paused there), grey 0..1."""
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    page = tmp_path / f"at-{seconds}.html"
+    page.write_text(f'<html><body style="margin:0;background:white">{svg.split("?>", 1)[1]}<script>'
+                    f"const s = document.querySelector('svg'); s.pauseAnimations(); s.setCurrentTime({seconds});"
+                    f"</script></body></html>")
+    shot = tmp_path / f"at-{seconds}.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
+                    "--window-size=100,100", page.as_uri()], capture_output=True, timeout=120, check=True)
+    return np.asarray(Image.open(shot).convert("L"), dtype=np.float32)[:100, :100] / 255.0
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="chromium (apt) plays SMIL")
+def test_a_browser_shows_each_frame_at_its_time(tmp_path):
+    from clipasso_core.svg import to_svg
+
+    seq = sequence()
+    svg = to_animated_svg(seq)
+    starts, _ = frame_times(seq)
+    for k, start in enumerate(starts):
+        shown = _browser_frame(svg, start + 0.05, tmp_path)
+        scores = [ink_iou(shown, render_svg(to_svg(seq.frame_sketch(j)), 100, 100)) for j in range(len(starts))]
+        assert scores[k] > 0.9 and max(s for j, s in enumerate(scores) if j != k) < 0.5
