@@ -206,9 +206,14 @@ def _load_file(arch: str, path: str) -> nn.Module:
     return visual
 
 
+def openai_repo(arch: str) -> str:
+    """The Hugging Face hub repository of OpenAI's ``arch`` checkpoint, as open_clip names it."""
+    return _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
+
+
 def _load_openai(arch: str, role: str) -> nn.Module:
     """The image tower of OpenAI's ``arch`` from the hub cache, downloaded on first use."""
-    repo = _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
+    repo = openai_repo(arch)
     what = f"CLIP {arch} weights ({'loss' if role == 'loss' else 'saliency'} model)"
     hint = f"pass a local checkpoint with {WEIGHT_FLAG[role]} PATH (or set {WEIGHT_ENV[role]})"
     path = fetch_openai_checkpoint(repo, what, hint)

@@ -24,7 +24,7 @@ from . import __version__
 from .contract import events
 from .contract.client import EXIT_CANCELLED
 from .contract.formats import FormatError
-from .contract.options import ANIMATE_OPTIONS, RUN_OPTIONS
+from .contract.options import ANIMATE_OPTIONS, RUN_OPTIONS, WEIGHT_FILE_OPTIONS
 from .errors import ClipassoError, InputError
 
 
@@ -98,8 +98,9 @@ class Reporter:
 def _add_option(parser, name: str, kind, table=RUN_OPTIONS) -> None:
     """An argparse option from a contract table (its flag, help, choices and default)."""
     option = table[name]
+    default = f" (default: {option.default})" if option.default != "" else ""
     parser.add_argument(option.flag, dest=name, type=kind, default=option.default,
-                        choices=list(option.choices) or None, help=f"{option.help} (default: {option.default})")
+                        choices=list(option.choices) or None, help=option.help + default)
 
 
 class UsageError(InputError):
@@ -173,8 +174,8 @@ def _add_run_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto: CUDA, else Apple's "
                                                     "MPS, else the CPU)")
     _add_option(s, "backbone", str)
-    s.add_argument("--clip-weights", help="local checkpoint file for the RN101 loss model")
-    s.add_argument("--saliency-weights", help="local checkpoint file for the ViT-B/32 saliency model")
+    _add_option(s, "clip_weights", str, WEIGHT_FILE_OPTIONS)
+    _add_option(s, "saliency_weights", str, WEIGHT_FILE_OPTIONS)
     s.add_argument("--progress", default="bar", choices=("bar", "json", "none"), help="progress output")
     s.add_argument("--preview-every", type=int, default=20, help="iterations between preview events")
     s.add_argument("--watch-parent", action="store_true",
@@ -370,10 +371,10 @@ def info_check() -> list[str]:
     lines = [f"clipasso core: {__version__}"]
     try:
         import torch
-        from huggingface_hub import constants, try_to_load_from_cache
+        from huggingface_hub import constants
 
-        from .backbones import PROFILES, WEIGHT_ENV, _open_clip
-        from .downloads import OPENAI_FILES
+        from .backbones import PROFILES, WEIGHT_ENV, openai_repo
+        from .downloads import cached_openai_checkpoint
         from .pipeline import resolve_device
     except Exception as exc:  # a broken environment: say what, the editors show it
         return lines + [f"torch: cannot be loaded ({exc.__class__.__name__}: {exc})"]
@@ -384,9 +385,7 @@ def info_check() -> list[str]:
         if os.environ.get(WEIGHT_ENV[role]):
             lines.append(f"{what}: the file {os.environ[WEIGHT_ENV[role]]} ({WEIGHT_ENV[role]})")
             continue
-        repo = _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
-        found = [try_to_load_from_cache(repo, name) for name in OPENAI_FILES]
-        cached = next((f for f in found if isinstance(f, str)), None)
+        cached = cached_openai_checkpoint(openai_repo(arch))
         lines.append(f"{what}: downloaded ({cached})" if cached else
                      f"{what}: not downloaded yet; the first sketch downloads it into {constants.HF_HUB_CACHE}")
     return lines

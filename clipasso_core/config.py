@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from .backbones import PROFILES
 from .contract.formats import FormatError, check_color
-from .contract.options import MAX_ITERATIONS, MAX_SEEDS, RUN_OPTIONS, parse_levels
+from .contract.options import CANVAS_PX, MAX_ITERATIONS, MAX_SEEDS, RUN_OPTIONS, parse_levels
 from .errors import InputError
 from .masking import MASK_MODES
 
@@ -17,7 +17,7 @@ SEED_STRIDE = 1000
 MAX_SEED = 2 ** 31 - 1 - SEED_STRIDE * MAX_SEEDS
 """Largest --seed: every seed of the run stays a valid 32-bit seed."""
 
-CANVAS = 224
+CANVAS = CANVAS_PX  # the working canvas side (px), from the contract
 """Side (px) of the square working canvas, the CLIP input size."""
 
 

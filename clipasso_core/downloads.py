@@ -74,18 +74,28 @@ def hub_endpoint() -> str:
     return constants.ENDPOINT
 
 
-def fetch_openai_checkpoint(repo: str, what: str, hint: str) -> str:
-    """The path of the cached checkpoint of open_clip hub repository ``repo``, downloaded first when
-    missing (reported as ``what``). ModelUnavailableError with the cache folder and ``hint`` (what
-    to do instead) when it can be neither found nor fetched."""
-    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import EntryNotFoundError
+def cached_openai_checkpoint(repo: str) -> str | None:
+    """The cached checkpoint of open_clip hub repository ``repo`` (huggingface_hub's cache), or None."""
+    from huggingface_hub import try_to_load_from_cache
 
-    cache = str(constants.HF_HUB_CACHE)
     for filename in OPENAI_FILES:
         found = try_to_load_from_cache(repo, filename)
         if isinstance(found, str):
             return found
+    return None
+
+
+def fetch_openai_checkpoint(repo: str, what: str, hint: str) -> str:
+    """The path of the cached checkpoint of open_clip hub repository ``repo``, downloaded first when
+    missing (reported as ``what``). ModelUnavailableError with the cache folder and ``hint`` (what
+    to do instead) when it can be neither found nor fetched."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    cache = str(constants.HF_HUB_CACHE)
+    found = cached_openai_checkpoint(repo)
+    if found:
+        return found
     if constants.HF_HUB_OFFLINE:
         raise ModelUnavailableError(f"{what} is not cached in {cache} and downloads are off (HF_HUB_OFFLINE "
                                     f"is set). Connect once and run again to download it, or {hint}.")

@@ -46,3 +46,12 @@ def test_run_arguments_check_every_value_against_the_table():
                             ({"size": 3}, "not a run option")):
         with pytest.raises(FormatError, match=message):
             run_arguments(values)
+
+
+def test_weight_files_and_animation_options_become_flags():
+    from clipasso_core.contract.options import CANVAS_PX, run_arguments
+    from clipasso_core.config import CANVAS
+
+    assert run_arguments({"clip_weights": "/w/rn101.pt", "saliency_weights": ""}) == ["--clip-weights", "/w/rn101.pt"]
+    assert run_arguments({"start": 3, "end": -1, "step": 2, "fps": 0}) == ["--start", "3", "--step", "2"]
+    assert CANVAS == CANVAS_PX == 224

@@ -21,6 +21,8 @@ EDITOR_BACKBONES = ("openai", "tiny-random")
 """The backbones the editors offer (the real one, and the tiny one for smoke tests)."""
 MAX_SEEDS = 8
 MAX_ITERATIONS = 20000
+CANVAS_PX = 224
+"""Side (px) of the core's square working canvas: ``--width`` is measured in its px."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,22 @@ ANIMATE_OPTIONS = {o.name: o for o in (
            1000.0),
 )}
 """``clipasso animate``'s own options (it also takes every RUN_OPTIONS option but levels)."""
+WEIGHT_FILE_OPTIONS = {o.name: o for o in (
+    Option("clip_weights", "--clip-weights", "", "local checkpoint file of the CLIP RN101 loss model"),
+    Option("saliency_weights", "--saliency-weights", "", "local checkpoint file of the CLIP ViT-B/32 saliency model"),
+)}
+"""Local weight files instead of the first-run download (empty: download and cache)."""
 LEFT_OUT = {"seeds": 0, "iterations": 0, "end": -1, "fps": 0}
 """Option values that mean "the core's default" (the preset's, the input's): the flag is left out."""
 
 
 def run_arguments(values: dict) -> list[str]:
-    """The ``clipasso sketch`` / ``animate`` flags for options keyed by their RUN_OPTIONS or
-    ANIMATE_OPTIONS names, each checked against the table (FormatError naming the option otherwise)."""
+    """The ``clipasso sketch`` / ``animate`` flags for options keyed by their RUN_OPTIONS,
+    ANIMATE_OPTIONS or WEIGHT_FILE_OPTIONS names, each checked against the table (FormatError naming
+    the option otherwise; empty weight files are left out)."""
     args = []
     for name, value in values.items():
-        option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name)
+        option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or WEIGHT_FILE_OPTIONS.get(name)
         if option is None:
             raise FormatError(f"not a run option of the clipasso core: {name}")
         if option.choices:
@@ -80,6 +88,10 @@ def run_arguments(values: dict) -> list[str]:
                 raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
         elif name == "color":
             value = check_color(value, name)
+        elif name in WEIGHT_FILE_OPTIONS:
+            if not value:
+                continue
+            value = str(value)
         elif name == "levels":
             counts = parse_levels(value)
             if not counts:
