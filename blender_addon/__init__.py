@@ -1,7 +1,8 @@
 """Clipasso Sketch: turn an image into an editable, restylable Grease Pencil or curve line sketch.
 
 The optimisation runs in the clipasso core, a separate process found through the add-on
-preferences; this add-on needs no torch. What it exchanges with the core (the sketch JSON, the
+preferences (or installed by their "Install Core" into a private environment, ``core_setup``); this
+add-on needs no torch. What it exchanges with the core (the sketch JSON, the
 progress events, the run options, running and checking the core) is the contract, carried in
 ``contract/`` (a copy of clipasso_core/contract made by tools/build_blender_addon.py).
 """
@@ -24,6 +25,9 @@ def register():
 def unregister():
     global _menu
     job.abort_all()  # a run still going when the add-on is disabled: stop its core, keep nothing
+    installing = operators.CLIPASSO_OT_install_core._running
+    if installing is not None:  # Install Core still going: stop pip (the environment stays unused)
+        installing.cancel()
     if _menu is not None:
         _menu.remove(ui.menu_entry)
         _menu = None

@@ -52,7 +52,9 @@ class CoreJob:
             return self.state
         for event in self.run.poll():
             if isinstance(event, events.WarningMessage):
-                self.warnings.append(event.message)
+                self.warnings.append(job_logic.blender_message(event.message))
+            elif isinstance(event, events.Download):  # a first run fetching a model: say so
+                self.status = job_logic.download_text(event)
             elif isinstance(event, client.Exited):
                 return self._finish(context, event.code)
             else:
@@ -76,7 +78,8 @@ class CoreJob:
                     failure, state = str(exc), FAILED
             if state != FINISHED:
                 if state == FAILED:
-                    self.error = failure or f"the clipasso core ended without a result (exit {code})"
+                    self.error = job_logic.blender_message(
+                        failure or f"the clipasso core ended without a result (exit {code})")
                 self._undo()
         finally:
             self._close()

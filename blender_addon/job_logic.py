@@ -3,6 +3,9 @@ arguments, the refine's --init sketch, the status line, and how a run ends. Ever
 the core is the contract's."""
 from __future__ import annotations
 
+import os
+import re
+
 from .contract import events, formats, options
 
 RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
@@ -10,6 +13,21 @@ RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAIL
 (cancelled before any result); failed (``SketchJob.error`` says why; nothing half-built is left)."""
 PREVIEW_EVERY = 10
 """Iterations between the previews the scene shows."""
+CANVAS_PX = options.CANVAS_PX
+"""Side of the core's square working canvas (px): ``--width`` is in px of it."""
+PREFERENCES = "Edit > Preferences > Add-ons > Clipasso Sketch"
+"""Where the add-on's settings are, in Blender's words."""
+WEIGHT_FLAGS = {name: option.flag for name, option in options.WEIGHT_FILE_OPTIONS.items()}
+"""Preference -> the core's flag of a local weights file (the contract's WEIGHT_FILE_OPTIONS)."""
+WEIGHT_NAMES = {"clip_weights": "CLIP RN101 Weights", "saliency_weights": "CLIP ViT-B/32 Weights"}
+"""Preference -> its label in the preferences."""
+OPTION_LABELS = {"strokes": "Strokes", "seeds": "Seeds", "preset": "Preset", "iterations": "Iterations",
+                 "mask": "Remove Background", "stroke_width": "Stroke Width", "color": "Colour",
+                 "opacity": "Opacity", "backbone": "CLIP Weights", "levels": "Levels", "start": "Start",
+                 "end": "End", "step": "Step", "fps": "FPS"}
+"""Run option -> the label of its field in the operators (the words messages use instead of flags)."""
+WIDTH_UNITS = [("SCENE", "Scene Units", "Stroke width in scene units (the sketch's size in the scene)"),
+               ("PIXELS", "Image px", "Stroke width in pixels of the image being sketched")]
 
 
 def core_args(values: dict, preview_every: int = PREVIEW_EVERY) -> list[str]:
@@ -94,3 +112,72 @@ def end_state(cancel_requested: bool, shows_strokes: bool, done: bool, failure: 
     if failure or not done:
         return FAILED
     return FINISHED
+
+
+def download_text(download: events.Download) -> str:
+    """The status bar line for a ``download`` event: "Downloading CLIP RN101 weights: 120/290 MB"."""
+    done = download.bytes / 1e6
+    if download.total:
+        amount = f"{done:.0f}/{download.total / 1e6:.0f} MB"
+    else:
+        amount = f"{done:.0f} MB"
+    where = f", kept in {download.cache}" if download.cache else ""
+    return f"Downloading {download.what}: {amount}  (first run only{where})"
+
+
+def canvas_width(value: float, unit: str, long_side_units: float, long_side_px: float) -> float:
+    """The core's ``--width`` (px of its 224 px canvas, which spans the image's long side) of a stroke
+    width in scene units ("SCENE"; the sketch is ``long_side_units`` long) or image px ("PIXELS"; the
+    image is ``long_side_px`` long); 0 is automatic: the core's default (the paper's width). FormatError
+    in the field's own unit when the core cannot draw it."""
+    option = options.RUN_OPTIONS["stroke_width"]
+    if value == 0:
+        return float(option.default)
+    scale = long_side_units if unit == "SCENE" else long_side_px
+    name = "scene units" if unit == "SCENE" else "image px"
+    if not scale or scale <= 0:
+        raise formats.FormatError(f"the sketch has no size to measure Stroke Width ({name}) against")
+    width = value * CANVAS_PX / scale
+    low, high = option.minimum * scale / CANVAS_PX, option.maximum * scale / CANVAS_PX
+    if not option.minimum - 1e-9 <= width <= option.maximum + 1e-9:
+        raise formats.FormatError(
+            f"Stroke Width {value:.4g} {name} is too {'thin' if width < option.minimum else 'thick'} for this "
+            f"sketch ({scale:.4g} {name} on its long side): choose from {low:.3g} to {high:.3g} {name}")
+    return min(max(width, option.minimum), option.maximum)
+
+
+def from_canvas_width(width: float, unit: str, long_side_units: float, long_side_px: float) -> float:
+    """The stroke width in scene units or image px of a ``--width`` (the inverse of ``canvas_width``)."""
+    return width * (long_side_units if unit == "SCENE" else long_side_px) / CANVAS_PX
+
+
+def weight_args(paths: dict) -> list[str]:
+    """The core's flags for the local weight files set in the preferences ({preference: path}; empty
+    ones left out). FormatError naming the preference when a file is missing."""
+    args = []
+    for name, path in paths.items():
+        if not path:
+            continue
+        if not os.path.isfile(path):
+            raise formats.FormatError(f"the {WEIGHT_NAMES[name]} file set in {PREFERENCES} does not exist: {path}")
+        args += [WEIGHT_FLAGS[name], path]
+    return args
+
+
+def blender_message(text: str) -> str:
+    """A message of the core in Blender's words: its command-line flags become the fields and
+    preferences a Blender user sets."""
+    for name, flag in WEIGHT_FLAGS.items():
+        where = f"the {WEIGHT_NAMES[name]} file (in {PREFERENCES})"
+        text = re.sub(rf"{re.escape(flag)}(\s+PATH)?", where, text)
+    text = re.sub(r"\s*\(or set CLIPASSO_[A-Z_]+\)", "", text)
+    text = re.sub(r"\s*\(see clipasso[^)]*--help\)", "", text)
+    for name, option in {**options.RUN_OPTIONS, **options.ANIMATE_OPTIONS}.items():
+        label = OPTION_LABELS.get(name)
+        if not label:
+            continue
+        if option.choices:
+            text = re.sub(rf"{re.escape(option.flag)}\s+({'|'.join(map(re.escape, option.choices))})\b",
+                          lambda m, label=label: f"{label}: {m.group(1).replace('-', ' ').title()}", text)
+        text = re.sub(rf"{re.escape(option.flag)}(?![\w-])", label, text)
+    return text

@@ -1,22 +1,25 @@
 """Operators: sketch from image, sketch from movie, sketch the camera view (all modal), refine,
-restyle, revert, check the core.
+restyle, revert, check the core, install the core.
 
-The run options (strokes, seeds, preset, mask, stroke width, colour, iterations, CLIP weights) and
-an animation's range (start, end, step) are properties built from the contract's
+The run options (strokes, seeds, preset, mask, colour, iterations, CLIP weights) and an
+animation's range (start, end, step) are properties built from the contract's
 ``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS``: their defaults, ranges and choices are the
-core's.
+core's. The stroke width is asked in scene units or image px (``job_logic.WIDTH_UNITS``) and
+converted to the core's canvas px (``job_logic.canvas_width``). Messages name what to do in Blender
+(``job_logic.blender_message``), never the core's command-line flags.
 """
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from mathutils import Matrix
 
-from . import animation, build, camera, job_logic, sources
+from . import animation, build, camera, core_setup, job_logic, sources
 from .animation_job import AnimationJob
 from .contract import client, formats
 from .contract import geometry as shared
@@ -74,9 +77,118 @@ def addon_prefs(context):
     return addon.preferences if addon else None
 
 
-def command_from_prefs(context) -> list[str]:
+def user_folder(create: bool = False) -> str:
+    """The extension's own user folder (Install Core's environment and log live there)."""
+    return bpy.utils.extension_path_user(__package__, create=create)
+
+
+def find_core(context) -> core_setup.Core:
+    """The core the preferences lead to (core_setup.find_core; SetupError, a CoreError, when none)."""
     prefs = addon_prefs(context)
-    return client.core_command(prefs.python_path if prefs else "", prefs.core_path if prefs else "")
+    env = os.path.join(user_folder(), core_setup.ENV_FOLDER)
+    return core_setup.find_core(prefs.python_path if prefs else "", prefs.core_path if prefs else "", env,
+                                core_setup.preset_python())
+
+
+def command_from_prefs(context) -> list[str]:
+    return find_core(context).command
+
+
+def core_in_use(context) -> str:
+    """One line for the preferences: which core runs, or what to do."""
+    try:
+        core = find_core(context)
+    except client.CoreError as exc:
+        return f"No core: {exc}"
+    return f"In use ({core.source}): {' '.join(core.command)}"
+
+
+def weight_args(context, backbone: str) -> list[str]:
+    """The local weight files of the preferences as the core's flags (real CLIP weights only)."""
+    prefs = addon_prefs(context)
+    if prefs is None or backbone != "openai":
+        return []
+    return job_logic.weight_args({name: bpy.path.abspath(getattr(prefs, name)) if getattr(prefs, name) else ""
+                                  for name in job_logic.WEIGHT_FLAGS})
+
+
+DEFAULT_SIZE = 2.0
+"""A sketch's long side at the 3D cursor (scene units)."""
+AUTOMATIC_WIDTH = (f"0: automatic, the usual width ({100 * RUN_OPTIONS['stroke_width'].default / job_logic.CANVAS_PX:.2g}% "
+                   "of the sketch's long side)")
+
+
+def width_unit_property():
+    return EnumProperty(name="Stroke Width In", items=job_logic.WIDTH_UNITS, default="SCENE",
+                        description="Give the stroke width in scene units or in pixels of the image")
+
+
+def scene_width_property():
+    return FloatProperty(name="Stroke Width (scene units)", default=0.0, min=0.0, soft_max=1.0, precision=4,
+                         step=0.1, unit="LENGTH",
+                         description=f"Stroke width in scene units, as the sketch lies in the scene; {AUTOMATIC_WIDTH}")
+
+
+def pixel_width_property():
+    return FloatProperty(name="Stroke Width (image px)", default=0.0, min=0.0, soft_max=100.0,
+                         description=f"Stroke width in pixels of the image being sketched; {AUTOMATIC_WIDTH}")
+
+
+def canvas_width(operator, long_side_units: float, long_side_px) -> float:
+    """The core's --width of the operator's stroke width; ``long_side_px`` a number or a function
+    giving it (asked only for a width in image px)."""
+    if operator.width_unit == "SCENE" or operator.stroke_width_px == 0:
+        value = operator.stroke_width if operator.width_unit == "SCENE" else 0.0
+        return job_logic.canvas_width(value, "SCENE", long_side_units, 0.0)
+    px = long_side_px() if callable(long_side_px) else long_side_px
+    return job_logic.canvas_width(operator.stroke_width_px, "PIXELS", long_side_units, px)
+
+
+def image_long_side(image) -> float:
+    """The long side (px) of a Blender image (0 when it cannot be read)."""
+    try:
+        return float(max(image.size[0], image.size[1]))
+    except (RuntimeError, ReferenceError):
+        return 0.0
+
+
+def file_long_side(path: str) -> float:
+    """The long side (px) of an image or movie file, read by Blender (InputError when it cannot)."""
+    if not os.path.isfile(path):
+        raise InputError(f"Stroke Width in image px needs an image or movie file to measure; {path} is not one: "
+                         "choose Stroke Width In: Scene Units")
+    known = {image.as_pointer() for image in bpy.data.images}
+    try:
+        image = bpy.data.images.load(path, check_existing=True)
+    except RuntimeError:
+        raise InputError(f"Blender cannot read {path} to measure its px: choose Stroke Width In: Scene Units") from None
+    try:
+        side = image_long_side(image)
+    finally:
+        if image.as_pointer() not in known:
+            bpy.data.images.remove(image)
+    if not side:
+        raise InputError(f"Blender cannot read {path} to measure its px: choose Stroke Width In: Scene Units")
+    return side
+
+
+def world_long_side(size: float, matrix) -> float:
+    """A sketch's long side in scene units: its frame size times the object's scale in its plane."""
+    scale = matrix.to_scale()
+    return size * max(abs(scale.x), abs(scale.y))
+
+
+HIDDEN_FIELDS = {"filepath", "directory", "files", "rna_type"}
+
+
+def draw_fields(operator, layout) -> None:
+    """An operator's fields, the stroke width in the chosen unit only."""
+    skip = {"stroke_width_px" if operator.width_unit == "SCENE" else "stroke_width"}
+    for prop in operator.bl_rna.properties:
+        name = prop.identifier
+        if name in HIDDEN_FIELDS or name in skip or prop.is_hidden or name.startswith("filter_"):
+            continue
+        layout.prop(operator, name)
 
 
 def placement(context, empty, size: float) -> tuple[float, tuple, Matrix]:
@@ -144,7 +256,7 @@ class _RunsCore:
         for message in job.warnings:
             self.report({"WARNING"}, f"Clipasso: {message}")
         if state == job_logic.FAILED:
-            self.report({"ERROR"}, f"Clipasso: {job.error}")
+            self.report({"ERROR"}, f"Clipasso: {job_logic.blender_message(job.error)}")
             return {"CANCELLED"}
         if state == job_logic.CANCELLED:
             self.report({"INFO"}, "Clipasso: cancelled, nothing changed")
@@ -162,7 +274,7 @@ class _RunsCore:
             state = job.step(context)
         except Exception as exc:  # never leave a core running behind an error
             self.cancel(context)
-            self.report({"ERROR"}, f"Clipasso: {exc}")
+            self.report({"ERROR"}, f"Clipasso: {job_logic.blender_message(str(exc))}")
             return {"CANCELLED"}
         context.window_manager.progress_update(int(job.progress * 100))
         if context.workspace:
@@ -187,7 +299,7 @@ class _RunsCore:
         try:
             self._prepare(context)
         except (client.CoreError, formats.FormatError, InputError) as exc:
-            self.report({"ERROR"}, f"Clipasso: {exc}")
+            self.report({"ERROR"}, f"Clipasso: {job_logic.blender_message(str(exc))}")
             return False
         return True
 
@@ -224,10 +336,13 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
     preset: option_property("preset", "Preset")
     mask: option_property("mask", "Remove Background")
     output: EnumProperty(name="Output", items=KINDS, default="GPENCIL")
-    stroke_width: option_property("stroke_width", "Stroke Width")
+    width_unit: width_unit_property()
+    stroke_width: scene_width_property()
+    stroke_width_px: pixel_width_property()
     color: option_property("color", "Colour")
     iterations: option_property("iterations", "Iterations")
-    size: FloatProperty(name="Size", default=2.0, min=0.01, description="Long side at the 3D cursor")
+    size: FloatProperty(name="Size", default=DEFAULT_SIZE, min=0.01, unit="LENGTH",
+                        description="Long side at the 3D cursor")
     backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
     levels: option_property("levels", "Levels")
 
@@ -247,14 +362,19 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
                 raise InputError(f"image not found: {image_path or '(none chosen)'}")
             name = f"Sketch of {os.path.splitext(os.path.basename(image_path))[0]}"
         size, offset, matrix = placement(context, empty, self.size)
+        width = canvas_width(self, world_long_side(size, matrix),
+                             lambda: image_long_side(empty.data) if empty is not None else file_long_side(image_path))
         settings = {"strokes": strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
-                    "stroke_width": self.stroke_width, "image": image_path, "image_name": image_name,
+                    "stroke_width": width, "image": image_path, "image_name": image_name,
                     "levels": ",".join(str(c) for c in counts)}
-        args = run_args(strokes, self.seeds, self.preset, self.mask, self.stroke_width,
+        args = run_args(strokes, self.seeds, self.preset, self.mask, width,
                         shared.rgb_to_hex(self.color), self.iterations, self.backbone,
-                        ",".join(str(c) for c in counts))
+                        ",".join(str(c) for c in counts)) + weight_args(context, self.backbone)
         self._job = SketchJob(command_from_prefs(context), image_path, args, self.output, size, offset, matrix,
                               settings, name, image_data=image_data)
+
+    def draw(self, context):
+        draw_fields(self, self.layout)
 
     def invoke(self, context, event):
         if not self.filepath and sources.image_empty(context) is None:
@@ -268,17 +388,19 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
         return self._execute_job(context)
 
 
-def _animation_args(operator, values: dict) -> list[str]:
-    """``clipasso animate``'s arguments: the operator's run options and the input's range."""
+def _animation_args(context, operator, values: dict, width: float) -> list[str]:
+    """``clipasso animate``'s arguments: the operator's run options (``width``: the core's --width),
+    the input's range and the preferences' weight files."""
     return job_logic.animate_args({
         "strokes": operator.strokes, "seeds": operator.seeds, "preset": operator.preset, "mask": operator.mask,
-        "stroke_width": float(operator.stroke_width), "color": shared.rgb_to_hex(operator.color),
-        "iterations": operator.iterations, "backbone": operator.backbone, **values})
+        "stroke_width": float(width), "color": shared.rgb_to_hex(operator.color),
+        "iterations": operator.iterations, "backbone": operator.backbone, **values}) + \
+        weight_args(context, operator.backbone)
 
 
-def _animation_settings(operator, source: str) -> dict:
+def _animation_settings(operator, source: str, width: float) -> dict:
     return {"strokes": operator.strokes, "seeds": operator.seeds, "preset": operator.preset, "mask": operator.mask,
-            "stroke_width": operator.stroke_width, "input": source}
+            "stroke_width": width, "input": source}
 
 
 class CLIPASSO_OT_sketch_from_movie(_RunsCore, bpy.types.Operator):
@@ -298,14 +420,17 @@ class CLIPASSO_OT_sketch_from_movie(_RunsCore, bpy.types.Operator):
     seeds: option_property("seeds", "Seeds")
     preset: option_property("preset", "Preset")
     mask: option_property("mask", "Remove Background")
-    stroke_width: option_property("stroke_width", "Stroke Width")
+    width_unit: width_unit_property()
+    stroke_width: scene_width_property()
+    stroke_width_px: pixel_width_property()
     color: option_property("color", "Colour")
     iterations: option_property("iterations", "Iterations")
     backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
     start: option_property("start", "Start")
     end: option_property("end", "End")
     step: option_property("step", "Step")
-    size: FloatProperty(name="Size", default=2.0, min=0.01, description="Long side at the 3D cursor (picked file)")
+    size: FloatProperty(name="Size", default=DEFAULT_SIZE, min=0.01, unit="LENGTH",
+                        description="Long side at the 3D cursor (picked file)")
 
     def _prepare(self, context):
         empty = sources.movie_empty(context) if not self.filepath else None
@@ -322,9 +447,15 @@ class CLIPASSO_OT_sketch_from_movie(_RunsCore, bpy.types.Operator):
             source = sources.from_file(self.filepath, context.scene.frame_current, self.start, self.end, self.step)
             name = f"Sketch of {os.path.splitext(os.path.basename(source.path.rstrip(os.sep)))[0]}"
         size, offset, matrix = placement(context, empty, self.size)
-        self._job = AnimationJob(command_from_prefs(context), source.inputs, _animation_args(self, source.values),
+        width = canvas_width(self, world_long_side(size, matrix),
+                             lambda: image_long_side(empty.data) if empty is not None else file_long_side(source.path))
+        self._job = AnimationJob(command_from_prefs(context), source.inputs,
+                                 _animation_args(context, self, source.values, width),
                                  source.frame_map, lambda width, height: (size, offset, matrix, None),
-                                 _animation_settings(self, source.path), name)
+                                 _animation_settings(self, source.path, width), name)
+
+    def draw(self, context):
+        draw_fields(self, self.layout)
 
     def invoke(self, context, event):
         if not self.filepath and sources.movie_empty(context) is None:
@@ -354,7 +485,9 @@ class CLIPASSO_OT_sketch_camera_view(_RunsCore, bpy.types.Operator):
     seeds: option_property("seeds", "Seeds")
     preset: option_property("preset", "Preset")
     mask: option_property("mask", "Remove Background")
-    stroke_width: option_property("stroke_width", "Stroke Width")
+    width_unit: width_unit_property()
+    stroke_width: scene_width_property()
+    stroke_width_px: pixel_width_property()
     color: option_property("color", "Colour")
     iterations: option_property("iterations", "Iterations")
     backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
@@ -366,11 +499,18 @@ class CLIPASSO_OT_sketch_camera_view(_RunsCore, bpy.types.Operator):
         distance = camera.distance_of(cam, self.distance)
         context.view_layer.update()  # the camera's matrix as it is now
         place = camera.placement(scene, cam, distance)
+        render = scene.render
+        scale = render.resolution_percentage / 100
+        px = (round(render.resolution_x * scale), round(render.resolution_y * scale))  # the renders' size
+        width = canvas_width(self, place(*px)[0], max(px))
         engine = self.engine
         self._job = AnimationJob(command_from_prefs(context),
                                  lambda folder: camera.render_frames(scene, frames, folder, engine),
-                                 _animation_args(self, {}), animation.FrameMap(table=frames), place,
-                                 _animation_settings(self, f"camera {cam.name}"), f"Sketch of {cam.name} view")
+                                 _animation_args(context, self, {}, width), animation.FrameMap(table=frames), place,
+                                 _animation_settings(self, f"camera {cam.name}", width), f"Sketch of {cam.name} view")
+
+    def draw(self, context):
+        draw_fields(self, self.layout)
 
     def invoke(self, context, event):
         return self._invoke_job(context)
@@ -425,7 +565,7 @@ class CLIPASSO_OT_refine(_OnStillSketch, _RunsCore, bpy.types.Operator):
         style = data["style"]
         levels = ",".join(str(c) for c in build.level_counts(data))  # a levels sketch gets its levels again
         args = run_args(len(data["strokes"]), 1, s["preset"], s["mask"], s["stroke_width"], style["color"],
-                        self.iterations, self.backbone, levels)
+                        self.iterations, self.backbone, levels) + weight_args(context, self.backbone)
         self._job = SketchJob(command_from_prefs(context), image_path, args, obj.type, data["frame"]["size"],
                               data["frame"]["offset"], obj.matrix_world.copy(), s, obj.name, target=obj,
                               image_data=image_data)
@@ -521,7 +661,8 @@ def abstraction_property():
 
 
 class CLIPASSO_OT_check_core(bpy.types.Operator):
-    """Check that the clipasso core can be run and speaks this add-on's protocol"""
+    """Check the clipasso core: its version, torch, the device it will use and whether the CLIP weights
+    are downloaded"""
 
     bl_idname = "clipasso.check_core"
     bl_label = "Check"
@@ -529,21 +670,137 @@ class CLIPASSO_OT_check_core(bpy.types.Operator):
     def execute(self, context):
         prefs = addon_prefs(context)
         try:
-            version = client.check_core(command_from_prefs(context))
+            core = find_core(context)
+            lines = [f"Core ({core.source}): {' '.join(core.command)}", *core_setup.check(core.command)]
         except client.CoreError as exc:
-            message = str(exc)
+            message = job_logic.blender_message(str(exc))
             if prefs:
                 prefs.status = message
-            self.report({"ERROR"}, message)
+            self.report({"ERROR"}, f"Clipasso: {message}")
             return {"CANCELLED"}
         if prefs:
-            prefs.status = f"clipasso core {version}: OK"
-        self.report({"INFO"}, f"clipasso core {version}: OK")
+            for name, label in job_logic.WEIGHT_NAMES.items():
+                path = bpy.path.abspath(getattr(prefs, name)) if getattr(prefs, name) else ""
+                if path:
+                    lines.append(f"{label} file: {path}" + ("" if os.path.isfile(path) else " (NOT FOUND)"))
+            prefs.status = "\n".join(lines)
+        self.report({"INFO"}, "Clipasso: " + "; ".join(lines[1:]))
         return {"FINISHED"}
 
 
+def _redraw_all(context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            area.tag_redraw()
+
+
+class CLIPASSO_OT_install_core(bpy.types.Operator):
+    """Install the clipasso core and torch into a private environment of this add-on (made with
+    Blender's own Python; several GB to download for torch). Run it again to repair or update it.
+    Esc stops it"""
+
+    bl_idname = "clipasso.install_core"
+    bl_label = "Install Core"
+
+    _installer = None  # the core_setup.Installer of this run
+    _timer = None
+    _running = None  # the Installer running now (one at a time)
+
+    def _start(self, context) -> bool:
+        prefs = addon_prefs(context)
+        running = CLIPASSO_OT_install_core._running
+        if running is not None and running.state == core_setup.Installer.RUNNING:
+            self.report({"ERROR"}, "Clipasso: Install Core is already running (Esc stops it)")
+            return False
+        try:
+            self._installer = core_setup.Installer(
+                sys.executable, user_folder(create=True), core_setup.core_wheel(), prefs.torch_build,
+                core_setup.torch_index(prefs.torch_build, prefs.torch_index_url))
+        except (client.CoreError, OSError) as exc:
+            message = f"Install Core cannot start: {exc}"
+            prefs.install_status = message
+            self.report({"ERROR"}, f"Clipasso: {message}")
+            return False
+        CLIPASSO_OT_install_core._running = self._installer
+        prefs.install_status = self._installer.status
+        return True
+
+    def invoke(self, context, event):
+        if not self._start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.2, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        """Blocking (scripts and tests)."""
+        if not self._start(context):
+            return {"CANCELLED"}
+        try:
+            self._installer.run_to_end()
+        except BaseException:
+            self._installer.cancel()
+            raise
+        return self._end(context)
+
+    def modal(self, context, event):
+        installer = self._installer
+        if event.type == "ESC" and event.value == "PRESS":
+            installer.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        else:
+            installer.step()
+        addon_prefs(context).install_status = installer.status
+        context.window_manager.progress_update(int(installer.progress * 100))
+        if context.workspace:
+            context.workspace.status_text_set(installer.status)
+        _redraw_all(context)
+        if installer.state == installer.RUNNING:
+            return {"RUNNING_MODAL"}
+        return self._end(context)
+
+    def _end(self, context):
+        installer, self._installer = self._installer, None
+        CLIPASSO_OT_install_core._running = None
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+            wm.progress_end()
+            if context.workspace:
+                context.workspace.status_text_set(None)
+        prefs = addon_prefs(context)
+        if installer.state == installer.FINISHED:
+            message = f"clipasso core {installer.version} installed in {installer.env}"
+            if prefs.python_path and prefs.python_path != core_setup.preset_python() or prefs.core_path:
+                message += ("; the Python or executable set above is still used first: clear it to use the "
+                            "installed core")
+            prefs.install_status = message
+            self.report({"INFO"}, f"Clipasso: {message}")
+            _redraw_all(context)
+            return {"FINISHED"}
+        if installer.state == installer.CANCELLED:
+            message = "Install Core stopped; the unfinished environment is not used: press Install Core to start again"
+            prefs.install_status = message
+            self.report({"WARNING"}, f"Clipasso: {message}")
+        else:
+            prefs.install_status = installer.error
+            self.report({"ERROR"}, f"Clipasso: {installer.error}")
+        _redraw_all(context)
+        return {"CANCELLED"}
+
+    def cancel(self, context):
+        """Blender cancels the operator (quitting, another file): stop pip."""
+        if self._installer is not None:
+            self._installer.cancel()
+            self._end(context)
+
+
 class ClipassoStyle(bpy.types.PropertyGroup):
-    width_px: FloatProperty(name="Width", default=6.0, min=0.05, description="Stroke width in image px")
+    width_px: FloatProperty(name="Width (image px)", default=6.0, min=0.05, description="Stroke width in image px")
     color: FloatVectorProperty(name="Colour", subtype="COLOR_GAMMA", size=3, default=(0, 0, 0), min=0, max=1)
     opacity: FloatProperty(name="Opacity", default=1.0, min=0.0, max=1.0)
     brush: EnumProperty(name="Brush", items=_items(shared.BRUSHES), default="uniform")
@@ -554,4 +811,4 @@ class ClipassoStyle(bpy.types.PropertyGroup):
 
 CLASSES = (ClipassoStyle, CLIPASSO_OT_sketch_from_image, CLIPASSO_OT_sketch_from_movie, CLIPASSO_OT_sketch_camera_view,
            CLIPASSO_OT_refine, CLIPASSO_OT_restyle, CLIPASSO_OT_revert_style, CLIPASSO_OT_draw_on,
-           CLIPASSO_OT_check_core)
+           CLIPASSO_OT_check_core, CLIPASSO_OT_install_core)

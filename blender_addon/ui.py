@@ -2,29 +2,65 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
-from . import animation, build
+from . import animation, build, core_setup, job_logic, operators
+
+PRESET_PYTHON = core_setup.preset_python()
+"""The interpreter ``clipasso integrate blender`` preset this copy to ("" when it was not)."""
 
 
 class ClipassoPreferences(bpy.types.AddonPreferences):
+    """The core the add-on runs (see core_setup.find_core), Install Core and Check, and local weight
+    files. "Python with clipasso_core" defaults to the integrate preset; a value set here wins."""
+
     bl_idname = __package__
 
-    python_path: StringProperty(name="Python with clipasso_core", subtype="FILE_PATH",
-                                description="A Python interpreter that has clipasso_core installed")
+    python_path: StringProperty(name="Python with clipasso_core", subtype="FILE_PATH", default=PRESET_PYTHON,
+                                description="A Python interpreter that has clipasso_core installed (empty: the "
+                                            "core Install Core made, else 'clipasso' on PATH)")
     core_path: StringProperty(name="clipasso executable", subtype="FILE_PATH",
-                              description="Leave empty to use 'clipasso' on PATH")
-    status: StringProperty(name="Status", default="")
+                              description="A clipasso program to run when no Python is set above")
+    status: StringProperty(name="Status", default="", description="What Check found (one line each)")
+    torch_build: EnumProperty(name="Torch Build", items=core_setup.TORCH_BUILDS,
+                              default=core_setup.default_torch_build(),
+                              description="Which torch Install Core installs (detected for this computer)")
+    torch_index_url: StringProperty(name="Torch Index URL", default="",
+                                    description="The package index torch is installed from (empty: the usual one "
+                                                "for the chosen build)")
+    install_status: StringProperty(name="Install Status", default="")
+    clip_weights: StringProperty(name=job_logic.WEIGHT_NAMES["clip_weights"], subtype="FILE_PATH",
+                                 description="A local CLIP RN101 checkpoint (OpenAI's or open_clip's), used "
+                                             "instead of downloading it")
+    saliency_weights: StringProperty(name=job_logic.WEIGHT_NAMES["saliency_weights"], subtype="FILE_PATH",
+                                     description="A local CLIP ViT-B/32 checkpoint for the start points, used "
+                                                 "instead of downloading it")
 
     def draw(self, context):
         layout = self.layout
-        layout.label(text="The sketch is computed by the clipasso core in a separate process.")
-        layout.prop(self, "python_path")
-        layout.prop(self, "core_path")
-        row = layout.row()
+        box = layout.box()
+        box.label(text="Core: the sketch is computed by the clipasso core in a separate process", icon="SETTINGS")
+        box.prop(self, "python_path")
+        box.prop(self, "core_path")
+        box.label(text=operators.core_in_use(context))
+        row = box.row()
         row.operator("clipasso.check_core")
-        if self.status:
-            row.label(text=self.status)
+        for line in self.status.splitlines():
+            box.label(text=line)
+        box = layout.box()
+        box.label(text="Install Core: the core and torch in a private environment of this add-on", icon="IMPORT")
+        box.prop(self, "torch_build")
+        box.prop(self, "torch_index_url")
+        usual = core_setup.torch_index(self.torch_build) or "pip's own index"
+        if not self.torch_index_url:
+            box.label(text=f"Empty: {usual}")
+        box.operator("clipasso.install_core")
+        for line in self.install_status.splitlines():
+            box.label(text=line)
+        box = layout.box()
+        box.label(text="Model weights (optional: without them the first sketch downloads them)", icon="FILE")
+        box.prop(self, "clip_weights")
+        box.prop(self, "saliency_weights")
 
 
 OPERATORS = (("clipasso.sketch_from_image", "GREASEPENCIL"), ("clipasso.sketch_from_movie", "FILE_MOVIE"),

@@ -1,5 +1,5 @@
 """The Blender add-on's bpy-free modules (blender_addon/geometry.py, job_logic.py, levels.py,
-animation.py), in
+animation.py, core_setup.py: which core runs and Install Core, with tests/fake_python.py), in
 the core's venv without Blender: loaded by path as submodules of a stand-in package whose
 ``contract`` is clipasso_core/contract, the way the extension zip carries it (the real package's
 __init__ imports bpy)."""
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -38,6 +40,7 @@ geometry = addon_module("geometry")
 job_logic = addon_module("job_logic")
 levels = addon_module("levels")
 animation = addon_module("animation")
+core_setup = addon_module("core_setup")
 contract = sys.modules[f"{PACKAGE}.contract"]
 CUBIC = [(10.0, 20.0), (60.0, -5.0), (140.0, 90.0), (200.0, 40.0)]
 
@@ -328,3 +331,275 @@ def test_camera_view_rectangle_and_covering_frame():
     size, scale_y = geometry.covering_frame(160, 200, (0.0, 0.0, 6.0, 3.75))
     frame = geometry.ImageFrame(160, 200, size)
     assert frame.extent[0] == pytest.approx(6.0) and frame.extent[1] * scale_y == pytest.approx(3.75)
+
+
+# job_logic.py: Blender's words (stroke width units, downloads, messages)
+
+
+def test_canvas_px_is_the_cores_canvas():
+    from clipasso_core.config import CANVAS
+
+    assert job_logic.CANVAS_PX == CANVAS
+
+
+def test_stroke_width_in_scene_units_or_image_px_becomes_canvas_px():
+    # a sketch 2 units / 451 px on its long side: the core's 224 px canvas spans that long side
+    assert job_logic.canvas_width(2 * 3 / 224, "SCENE", 2.0, 451) == pytest.approx(3.0)
+    assert job_logic.canvas_width(0.05, "SCENE", 4.0, 0) == pytest.approx(0.05 * 224 / 4)
+    assert job_logic.canvas_width(451 * 3 / 224, "PIXELS", 2.0, 451) == pytest.approx(3.0)
+    for unit in ("SCENE", "PIXELS"):
+        width = job_logic.canvas_width(5.0, unit, 300.0, 300.0)
+        assert job_logic.from_canvas_width(width, unit, 300.0, 300.0) == pytest.approx(5.0)
+    option = contract.options.RUN_OPTIONS["stroke_width"]
+    with pytest.raises(ValueError, match=r"Stroke Width 1 scene units is too thick .* from 0\.00223 to 0\.179 scene"):
+        job_logic.canvas_width(1.0, "SCENE", 2.0, 451)
+    with pytest.raises(ValueError, match=r"Stroke Width 0\.1 image px is too thin .* image px"):
+        job_logic.canvas_width(0.1, "PIXELS", 2.0, 451)
+    with pytest.raises(ValueError, match="no size"):
+        job_logic.canvas_width(1.0, "PIXELS", 2.0, 0)
+    assert job_logic.canvas_width(option.maximum * 451 / 224, "PIXELS", 2.0, 451) == option.maximum
+    for unit in ("SCENE", "PIXELS"):  # 0: automatic, the core's default, whatever the size
+        assert job_logic.canvas_width(0.0, unit, 0.001, 0) == option.default
+
+
+def test_download_status_text():
+    event = contract.events.Download("CLIP RN101 weights", 120_000_000, 290_000_000, "/cache/hub")
+    assert job_logic.download_text(event).startswith("Downloading CLIP RN101 weights: 120/290 MB")
+    assert "/cache/hub" in job_logic.download_text(event)
+    assert job_logic.download_text(contract.events.Download("u2net", 5_000_000)).startswith(
+        "Downloading u2net: 5 MB")
+
+
+def test_weight_files_become_the_cores_flags(tmp_path):
+    clip = tmp_path / "rn101.pt"
+    clip.write_bytes(b"x")
+    assert job_logic.weight_args({"clip_weights": str(clip), "saliency_weights": ""}) == ["--clip-weights", str(clip)]
+    with pytest.raises(ValueError, match="CLIP ViT-B/32 Weights file set in Edit > Preferences > Add-ons"):
+        job_logic.weight_args({"saliency_weights": str(tmp_path / "missing.pt")})
+    from clipasso_core import cli
+
+    parsed = cli.build_parser().parse_args(["sketch", "-o", "x.svg", *job_logic.weight_args(
+        {"clip_weights": str(clip), "saliency_weights": str(clip)})])
+    assert parsed.clip_weights == str(clip) and parsed.saliency_weights == str(clip)
+
+
+def test_core_messages_in_blenders_words():
+    offline = ("CLIP RN101 weights (loss model) is not cached in /c and the model hub cannot be reached. Connect "
+               "once and run again to download it, or pass a local checkpoint with --clip-weights PATH (or set "
+               "CLIPASSO_CLIP_WEIGHTS).")
+    said = job_logic.blender_message(offline)
+    assert "--" not in said and "CLIPASSO_" not in said
+    assert "the CLIP RN101 Weights file (in Edit > Preferences > Add-ons > Clipasso Sketch)" in said
+    said = job_logic.blender_message("model u2net is not available; offline, copy u2net.onnx there, or run with "
+                                     "--mask off.")
+    assert said.endswith("or run with Remove Background: Off.")
+    said = job_logic.blender_message("--width must be from 0.25 to 20, got 30 (see clipasso sketch --help)")
+    assert said == "Stroke Width must be from 0.25 to 20, got 30"
+    assert job_logic.blender_message("--backbone tiny-random uses RANDOM CLIP weights").startswith(
+        "CLIP Weights: Tiny Random uses")
+
+
+# core_setup.py: which core runs, Install Core
+
+
+def _program(path: Path, text: str = "#!/bin/sh\nexit 0\n") -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_find_core_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    mine, preset, exe = (_program(tmp_path / name) for name in ("mine-python", "preset-python", "clipasso-exe"))
+    env = tmp_path / "user" / core_setup.ENV_FOLDER
+    with pytest.raises(core_setup.SetupError, match="press Install Core in Edit > Preferences > Add-ons > Clipasso"):
+        core_setup.find_core("", "", str(env))
+    # the preset (the field's default) when nothing else is there
+    core = core_setup.find_core(preset, "", str(env), preset)
+    assert core.command == [preset, "-m", "clipasso_core"] and "preset" in core.source
+    # a complete Install Core environment beats the preset ...
+    env_python = _program(Path(core_setup.env_python(str(env))))
+    core_setup.write_marker(str(env), {"complete": True, "command": [env_python, "-m", "clipasso_core"]})
+    assert core_setup.find_core(preset, "", str(env), preset).source == "Install Core"
+    assert core_setup.find_core("", "", str(env)).command == [env_python, "-m", "clipasso_core"]
+    # ... but not what the user set
+    assert core_setup.find_core(mine, "", str(env), preset).command == [mine, "-m", "clipasso_core"]
+    assert core_setup.find_core("", exe, str(env), preset).command == [exe]
+    # an unfinished environment is not used, and the message says so
+    core_setup.write_marker(str(env), {"complete": False})
+    assert core_setup.install_state(str(env)) == "incomplete"
+    with pytest.raises(core_setup.SetupError, match="did not finish: press it again"):
+        core_setup.find_core("", "", str(env))
+    with pytest.raises(core_setup.SetupError, match="preset to .* is gone"):
+        core_setup.find_core(str(tmp_path / "gone"), "", str(env), str(tmp_path / "gone"))
+    with pytest.raises(core_setup.SetupError, match="Python with clipasso_core does not exist"):
+        core_setup.find_core(str(tmp_path / "gone"), "", str(env))
+    # clipasso on PATH last
+    _program(tmp_path / "bin" / "clipasso")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert core_setup.find_core("", "", str(env)).source == "clipasso on PATH"
+
+
+def test_preset_and_wheel_of_the_zip(tmp_path):
+    assert core_setup.read_preset(str(tmp_path)) == {} and core_setup.preset_python(str(tmp_path)) == ""
+    (tmp_path / core_setup.PRESET_FILE).write_text('{"python": "/x/python"}')
+    assert core_setup.preset_python(str(tmp_path)) == "/x/python"
+    (tmp_path / core_setup.PRESET_FILE).write_text("not json")
+    assert core_setup.preset_python(str(tmp_path)) == ""
+    assert core_setup.core_wheel(str(tmp_path)) == ""
+    wheel = tmp_path / core_setup.WHEEL_FOLDER / "clipasso-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"")
+    assert core_setup.core_wheel(str(tmp_path)) == str(wheel)
+
+
+def test_the_zip_layout_names_agree_with_the_builder():
+    from clipasso_core import integrate_blender
+
+    assert core_setup.PRESET_FILE == integrate_blender.PRESET_FILE
+    assert core_setup.WHEEL_FOLDER == integrate_blender.WHEEL_FOLDER
+
+
+def test_install_plan_and_torch_index(monkeypatch):
+    steps, core = core_setup.install_plan("/blender/python", "/u/core-env", "/ext/core/c.whl", "CPU",
+                                          "https://download.pytorch.org/whl/cpu")
+    python = core_setup.env_python("/u/core-env")
+    assert [s.command[:3] for s in steps[:3]] == [["/blender/python", "-m", "venv"], [python, "-m", "pip"],
+                                                  [python, "-m", "pip"]]
+    assert steps[3].command is None and steps[3].title == "checking the core"  # the core's info, once it exists
+    with pytest.raises(contract.client.CoreError, match="not found"):
+        core()
+    assert "--clear" in steps[0].command
+    torch = steps[1].command
+    assert torch[-2:] == list(core_setup.TORCH_REQUIREMENTS)
+    assert torch[torch.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    assert steps[2].command[-1] == "/ext/core/c.whl" and "--index-url" not in steps[2].command
+    steps, core = core_setup.install_plan("/blender/python", "/u/core-env", "/ext/core/c.whl", "CUDA", "", False)
+    assert len(steps) == 2 and steps[0].command[:4] == ["/blender/python", "-m", "pip", "install"]
+    assert "--target" in steps[0].command and "--index-url" not in steps[0].command
+    assert steps[0].command[-3:] == [*core_setup.TORCH_REQUIREMENTS, "/ext/core/c.whl"]
+    assert core() == ["/blender/python", core_setup.launcher_path("/u/core-env")]
+    steps, _ = core_setup.install_plan("/blender/python", "/u/core-env", "/ext/core/c.whl", "CPU", "https://t/cpu", False)
+    assert steps[0].command[steps[0].command.index("--extra-index-url") + 1] == core_setup.PYPI
+    monkeypatch.setattr(core_setup.sys, "platform", "linux")
+    assert core_setup.torch_index("CPU") == "https://download.pytorch.org/whl/cpu"
+    assert core_setup.torch_index("CUDA") == "" and core_setup.torch_index("CPU", " https://mirror/simple ") == \
+        "https://mirror/simple"
+    monkeypatch.setattr(core_setup.sys, "platform", "darwin")
+    assert core_setup.default_torch_build() == "MACOS" and core_setup.torch_index("MACOS") == ""
+    assert {key for key, _, _ in core_setup.TORCH_BUILDS} == {"CPU", "CUDA", "MACOS"}
+
+
+def test_pip_lines_for_the_status_bar():
+    assert core_setup.line_status("  Downloading torch-2.14.1-cp311.whl (900.1 MB)\n") == \
+        "Downloading torch-2.14.1-cp311.whl (900.1 MB)"
+    assert core_setup.line_status("Looking in indexes: https://x") == "" and core_setup.line_status("  \n") == ""
+    assert len(core_setup.line_status("x" * 500)) == 90
+
+
+@pytest.fixture
+def fake_python(tmp_path, monkeypatch):
+    """Blender's Python played by tests/fake_python.py (no downloads); its calls logged."""
+    launcher = tmp_path / "fake-python"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "fake_python.py"}" "$@"\n')
+    launcher.chmod(0o755)
+    monkeypatch.setenv("FAKE_PYTHON_LAUNCHER", str(launcher))
+    monkeypatch.setenv("FAKE_PYTHON_LOG", str(tmp_path / "calls.log"))
+    wheel = tmp_path / "ext" / "core" / "clipasso-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    wheel.write_bytes(b"")
+    return str(launcher), str(wheel), tmp_path / "user"
+
+
+def test_install_core_runs_its_steps_and_marks_the_environment(fake_python):
+    python, wheel, user = fake_python
+    installer = core_setup.Installer(python, str(user), wheel, "CPU", "https://index.example/simple")
+    assert installer.use_venv and installer.step() == installer.RUNNING
+    assert installer.status.startswith("Install Core 1/4: making the environment")
+    statuses = set()
+    while installer.step() == installer.RUNNING:
+        statuses.add(installer.status.split("  ")[0])
+        time.sleep(0.02)
+    assert installer.state == installer.FINISHED, installer.error
+    assert installer.version == "0.1.0" and installer.progress == 1.0
+    assert {"Install Core 2/4: installing torch (CPU)", "Install Core 3/4: installing the core"} <= statuses
+    env = user / core_setup.ENV_FOLDER
+    marker = core_setup.read_marker(str(env))
+    assert marker["complete"] and marker["core"] == "0.1.0" and marker["torch_build"] == "CPU"
+    assert core_setup.find_core("", "", str(env)).command == [core_setup.env_python(str(env)), "-m", "clipasso_core"]
+    log = (user / core_setup.LOG_FILE).read_text()
+    assert "Collecting torch==2.14.1" in log and "Successfully installed" in log
+
+
+def test_install_core_failure_names_the_step_and_the_log(fake_python, monkeypatch):
+    python, wheel, user = fake_python
+    monkeypatch.setenv("FAKE_PIP_FAIL", "torch")
+    installer = core_setup.Installer(python, str(user), wheel, "CUDA", "")
+    assert installer.run_to_end(poll=0.02) == installer.FAILED
+    assert installer.error.startswith("Install Core failed while installing torch (NVIDIA GPU (CUDA)): ERROR: No "
+                                      "matching distribution found for torch==2.14.1")
+    assert str(user / core_setup.LOG_FILE) in installer.error and "press Install Core in Edit > Preferences" in \
+        installer.error
+    assert core_setup.install_state(str(user / core_setup.ENV_FOLDER)) == "incomplete"
+
+
+def test_install_core_cancel_kills_pip_and_running_it_again_repairs(fake_python, monkeypatch):
+    python, wheel, user = fake_python
+    env = str(user / core_setup.ENV_FOLDER)
+    monkeypatch.setenv("FAKE_PIP_SLEEP", "30")
+    installer = core_setup.Installer(python, str(user), wheel, "CPU", "")
+    deadline = time.time() + 30
+    while installer.index < 1 and time.time() < deadline:  # into the torch step
+        installer.step()
+        time.sleep(0.02)
+    process = installer.process
+    started = time.time()
+    installer.cancel()
+    assert installer.state == installer.CANCELLED and process.poll() is not None and time.time() - started < 5
+    assert installer.step() == installer.CANCELLED
+    assert core_setup.install_state(env) == "incomplete" and core_setup.installed_command(env) is None
+    monkeypatch.setenv("FAKE_PIP_SLEEP", "0")
+    again = core_setup.Installer(python, str(user), wheel, "CPU", "")
+    assert again.run_to_end(poll=0.02) == again.FINISHED
+    assert core_setup.install_state(env) == "complete"
+    calls = [json.loads(line) for line in (user.parent / "calls.log").read_text().splitlines()]
+    assert sum(call[1:3] == ["-m", "venv"] and "--clear" in call for call in calls) == 2  # made afresh
+
+
+def test_install_core_without_venv_uses_pip_target_and_a_launcher(fake_python, monkeypatch):
+    python, wheel, user = fake_python
+    monkeypatch.setenv("FAKE_NO_VENV", "1")
+    installer = core_setup.Installer(python, str(user), wheel, "CPU", "")
+    assert not installer.use_venv
+    assert installer.run_to_end(poll=0.02) == installer.FINISHED, installer.error
+    env = user / core_setup.ENV_FOLDER
+    assert core_setup.installed_command(str(env)) == [python, core_setup.launcher_path(str(env))]
+    assert "site" in Path(core_setup.launcher_path(str(env))).read_text()
+
+
+def test_install_core_refuses_without_a_wheel(tmp_path):
+    with pytest.raises(core_setup.SetupError, match="carries no core to install"):
+        core_setup.Installer(sys.executable, str(tmp_path), "", "CPU", "")
+
+
+def test_check_shows_what_the_core_says_about_itself(tmp_path, monkeypatch):
+    """Check runs ``clipasso info --check`` (the core's lines for a person, then its info event); a
+    core from before --check still gives its version."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    lines = core_setup.check([sys.executable, "-m", "clipasso_core"])
+    assert lines[0] == "clipasso core: 0.1.0" and lines[1].startswith("torch: ")
+    assert lines[2] in ("device: cpu", "device: cuda", "device: mps")
+    hub = tmp_path / "hf" / "hub"
+    assert lines[3:] == [f"CLIP RN101 weights: not downloaded yet; the first sketch downloads it into {hub}",
+                         f"CLIP ViT-B-32 weights: not downloaded yet; the first sketch downloads it into {hub}"]
+    old = _program(tmp_path / "old-core", f"""#!{sys.executable}
+import sys
+if "--check" in sys.argv:
+    sys.exit("clipasso: error: unrecognized arguments: --check (see clipasso --help)")
+print('{{"protocol": 1, "event": "info", "version": "0.0.9"}}')
+""")
+    assert core_setup.check([old]) == ["clipasso core: 0.0.9", "(this core cannot tell torch, the device or the "
+                                                                "weights: update it)"]
+    with pytest.raises(contract.client.CoreError, match="not a working clipasso core"):
+        core_setup.check([_program(tmp_path / "not-a-core", "#!/bin/sh\necho hello\n")])

@@ -23,12 +23,14 @@ USER_RESOURCES = tempfile.mkdtemp(prefix="clipasso-blender-user-")
 os.environ["BLENDER_USER_RESOURCES"] = USER_RESOURCES
 atexit.register(shutil.rmtree, USER_RESOURCES, True)
 
-from addon_paths import CAT, CORE_PYTHON, MODULE, REPO, ROOT  # noqa: E402
+from addon_paths import CAT, CORE_PYTHON, MODULE, REPO, ROOT, scene_width  # noqa: E402
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_core: runs the real core's `clipasso animate` (slow; needs the core "
                                        "that has it)")
+    config.addinivalue_line("markers", "install_core: runs Install Core against the package index (downloads "
+                                       "torch; deselect with -m 'not install_core')")
 
 
 class Addon:
@@ -142,9 +144,9 @@ def _saved_sketch(tmp_path_factory, name: str, **kwargs) -> tuple[Path, str]:
 
 @pytest.fixture(scope="session")
 def gp_sketch_file(addon, tmp_path_factory):
-    """A .blend with one Grease Pencil sketch of the cat (12 strokes, width 4), made once: tests
-    open it (``open_sketch``) instead of each running the core."""
-    return _saved_sketch(tmp_path_factory, "gp_sketch", strokes=12, stroke_width=4.0, output="GPENCIL")
+    """A .blend with one Grease Pencil sketch of the cat (12 strokes, 4 px of the core's canvas wide),
+    made once: tests open it (``open_sketch``) instead of each running the core."""
+    return _saved_sketch(tmp_path_factory, "gp_sketch", strokes=12, stroke_width=scene_width(4.0), output="GPENCIL")
 
 
 @pytest.fixture(scope="session")

@@ -202,9 +202,9 @@ def test_animation_operators_follow_the_contract(addon, contract):
 
     for op in (bpy.ops.clipasso.sketch_from_movie, bpy.ops.clipasso.sketch_camera_view):
         props = op.get_rna_type().properties
-        for name in ("strokes", "seeds", "preset", "mask", "stroke_width", "color", "iterations", "backbone"):
+        for name in ("strokes", "seeds", "preset", "mask", "color", "iterations", "backbone"):
             _check_against_option(props[name], contract.options.RUN_OPTIONS[name], contract)
-        assert "levels" not in props.keys()
+        assert "levels" not in props.keys() and {"width_unit", "stroke_width", "stroke_width_px"} <= set(props.keys())
     props = bpy.ops.clipasso.sketch_from_movie.get_rna_type().properties
     for name in ("start", "end", "step"):
         _check_against_option(props[name], contract.options.ANIMATE_OPTIONS[name], contract)
@@ -214,7 +214,8 @@ def test_animation_operators_follow_the_contract(addon, contract):
 
 
 def _movie_harness(addon, iterations: int, **props):
-    values = dict(filepath="", strokes=3, seeds=1, preset="fast", mask="off", stroke_width=3.0, color=(0.0, 0.0, 0.0),
+    values = dict(filepath="", strokes=3, seeds=1, preset="fast", mask="off", width_unit="SCENE",
+                  stroke_width=3.0 * 2.0 / 224, color=(0.0, 0.0, 0.0),
                   iterations=iterations, backbone="tiny-random", start=0, end=-1, step=1, size=2.0)
     values.update(props)
     return Harness(addon.operators.CLIPASSO_OT_sketch_from_movie, **values)

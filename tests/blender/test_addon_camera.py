@@ -227,7 +227,9 @@ def test_camera_view_frame_range_render_matches_the_svg(addon, fresh_scene, fake
     scene.frame_start, scene.frame_end, scene.frame_step = 2, 6, 2
     scene.frame_set(4)
     engine = scene.render.engine
-    assert bpy.ops.clipasso.sketch_camera_view(frames="RANGE", stroke_width=8.0, **QUICK) == {"FINISHED"}
+    assert bpy.ops.clipasso.sketch_camera_view(frames="RANGE", width_unit="PIXELS",  # 8 px of the core's canvas
+                                               stroke_width_px=8.0 * max(render_size(scene)) / 224,
+                                               **QUICK) == {"FINISHED"}
     obj = bpy.data.objects["Sketch of Cam view"]
     assert obj.parent == cam and sorted(keyframes(obj)) == [2, 4, 6]
     assert scene.render.engine == engine and scene.frame_current == 4
@@ -275,7 +277,8 @@ def test_real_core_camera_view_matches_the_svg(addon, fresh_scene, tmp_path):
     scene, cam = make_scene("perspective")
     scene.render.resolution_x, scene.render.resolution_y = 400, 250
     assert bpy.ops.clipasso.sketch_camera_view(strokes=8, seeds=1, iterations=3, mask="off", backbone="tiny-random",
-                                               preset="fast", stroke_width=5.0) == {"FINISHED"}
+                                               preset="fast", width_unit="PIXELS",
+                                               stroke_width_px=5.0 * 400 / 224) == {"FINISHED"}
     obj = bpy.data.objects["Sketch of Cam view"]
     assert obj.parent == cam and sorted(keyframes(obj)) == [scene.frame_current]
     keep = os.environ.get("CLIPASSO_RENDER_OUT")

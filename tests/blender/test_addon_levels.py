@@ -169,7 +169,8 @@ def test_modal_run_shows_levels_as_they_arrive_and_esc_keeps_them(addon, fresh_s
     ops, levels = addon.operators, addon.levels
     context = bpy.context
     harness = Harness(ops.CLIPASSO_OT_sketch_from_image, filepath=str(CAT), strokes=5, seeds=1, preset="fast",
-                      mask="off", output="GPENCIL", stroke_width=3.0, color=(0.0, 0.0, 0.0), iterations=30,
+                      mask="off", output="GPENCIL", width_unit="SCENE", stroke_width=3.0 * 2.0 / 224,
+                      color=(0.0, 0.0, 0.0), iterations=30,
                       size=2.0, backbone="tiny-random", levels="8,6,4,3,2")
     harness._prepare(context)
     job = harness._job

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from types import SimpleNamespace
@@ -13,11 +14,12 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from addon_paths import CAT, CORE_PYTHON  # noqa: E402
+from addon_paths import CAT, CAT_SIZE, CORE_PYTHON, scene_width  # noqa: E402
 
-RUN_OPTION_PROPERTIES = {"strokes", "seeds", "preset", "mask", "stroke_width", "color", "iterations", "backbone",
-                         "levels"}
-"""The run options the sketch operator offers (opacity is a style, set afterwards)."""
+RUN_OPTION_PROPERTIES = {"strokes", "seeds", "preset", "mask", "color", "iterations", "backbone", "levels"}
+"""The run options the sketch operator offers as the contract has them (opacity is a style, set afterwards;
+the stroke width is asked in scene units or image px: test_stroke_width_in_scene_units_or_image_px)."""
+WIDTH_PROPERTIES = {"width_unit", "stroke_width", "stroke_width_px"}
 
 
 def _check_against_option(prop, option, contract):
@@ -43,8 +45,8 @@ def test_run_option_properties_follow_the_contract(addon, contract):
     the registered operators' RNA), so changing one side only fails here."""
     options = contract.options.RUN_OPTIONS
     sketch_props = bpy.ops.clipasso.sketch_from_image.get_rna_type().properties
-    covered = {name for name in options if name in sketch_props.keys()}
-    assert covered == RUN_OPTION_PROPERTIES
+    covered = {name for name in options if name in sketch_props.keys()} - WIDTH_PROPERTIES
+    assert covered == RUN_OPTION_PROPERTIES and WIDTH_PROPERTIES <= set(sketch_props.keys())
     for name in covered:
         _check_against_option(sketch_props[name], options[name], contract)
     refine_props = bpy.ops.clipasso.refine.get_rna_type().properties
@@ -83,7 +85,8 @@ def test_blender_cancelling_the_modal_run_stops_the_core_and_undoes(addon, curve
     if which == "sketch":
         operator = ops.CLIPASSO_OT_sketch_from_image
         harness = Harness(operator, filepath=str(CAT), strokes=5, seeds=1, preset="fast", mask="off",
-                          output="GPENCIL", stroke_width=3.0, color=(0.0, 0.0, 0.0), iterations=3000,
+                          output="GPENCIL", width_unit="SCENE", stroke_width=scene_width(3.0),
+                          color=(0.0, 0.0, 0.0), iterations=3000,
                           size=2.0, backbone="tiny-random", levels="")
         before = None
     else:
@@ -156,7 +159,8 @@ def test_core_missing_and_core_error_are_reported_without_leftovers(addon, fresh
     prefs = addon.prefs
     prefs.python_path = "/nonexistent/python"
     try:
-        with pytest.raises(RuntimeError, match="Python interpreter not found"):
+        with pytest.raises(RuntimeError, match="the Python set in Edit > Preferences > Add-ons > Clipasso Sketch > "
+                                           "Python with clipasso_core does not exist"):
             run_sketch()
     finally:
         prefs.python_path = CORE_PYTHON
@@ -173,7 +177,11 @@ def test_core_missing_and_core_error_are_reported_without_leftovers(addon, fresh
 def test_check_core_reports_version_or_the_problem(addon):
     prefs = addon.prefs
     assert bpy.ops.clipasso.check_core() == {"FINISHED"}
-    assert prefs.status.startswith("clipasso core 0.1.0")
+    lines = prefs.status.splitlines()
+    assert lines[0] == f"Core (Python with clipasso_core): {CORE_PYTHON} -m clipasso_core"
+    assert lines[1] == "clipasso core: 0.1.0"
+    assert lines[2].startswith("torch: ") and lines[3] in ("device: cpu", "device: cuda", "device: mps")
+    assert lines[4].startswith("CLIP RN101 weights: ") and lines[5].startswith("CLIP ViT-B-32 weights: ")
     prefs.python_path, prefs.core_path = "", shutil.which("false")  # runs, but is no core
     try:
         with pytest.raises(RuntimeError, match="not a working clipasso core"):
@@ -195,3 +203,98 @@ def test_refine_starts_from_edited_strokes(addon, curve_sketch):
     # one step from the edited strokes (the core lists them most important first: match each to its nearest)
     distance = np.abs(np.array(refined)[:, None] - np.array(edited)[None]).max(axis=(2, 3))
     assert distance.min(axis=1).max() < 10 and sorted(distance.argmin(axis=1)) == list(range(6))
+
+
+# Blender's words: stroke width units, weight files, downloads
+
+
+def _last_sketch(addon):
+    obj = bpy.context.scene.objects[-1]
+    assert addon.build.is_sketch(obj)
+    return addon.build.load_data(obj)
+
+
+def test_stroke_width_in_scene_units_or_image_px(addon, fresh_scene, run_sketch):
+    """The width is asked in scene units or image px and reaches the core as px of its 224 px canvas
+    (which spans the image's long side); 0 is automatic (the core's default)."""
+    default = addon.contract.options.RUN_OPTIONS["stroke_width"].default
+    assert run_sketch(width_unit="SCENE", stroke_width=0.05, size=2.0) == {"FINISHED"}
+    data = _last_sketch(addon)
+    assert data["settings"]["stroke_width"] == pytest.approx(0.05 * 224 / 2.0)
+    assert data["style"]["width_px"] == pytest.approx(0.05 * 224 / 2.0 * max(CAT_SIZE) / 224, rel=1e-3)
+    # the same 0.05 units on a sketch twice as large: half the canvas px
+    assert run_sketch(width_unit="SCENE", stroke_width=0.05, size=4.0) == {"FINISHED"}
+    assert _last_sketch(addon)["settings"]["stroke_width"] == pytest.approx(0.05 * 224 / 4.0)
+    assert run_sketch(width_unit="PIXELS", stroke_width_px=10.0) == {"FINISHED"}
+    data = _last_sketch(addon)
+    assert data["settings"]["stroke_width"] == pytest.approx(10.0 * 224 / max(CAT_SIZE))
+    assert data["style"]["width_px"] == pytest.approx(10.0, rel=1e-3)
+    assert run_sketch() == {"FINISHED"}  # 0: automatic
+    assert _last_sketch(addon)["settings"]["stroke_width"] == pytest.approx(default)
+    objects = len(bpy.data.objects)
+    with pytest.raises(RuntimeError, match=r"Stroke Width 1 scene units is too thick for this sketch \(2 scene units "
+                                           r"on its long side\): choose from 0.00223 to 0.179 scene units"):
+        run_sketch(width_unit="SCENE", stroke_width=1.0)
+    with pytest.raises(RuntimeError, match="Stroke Width 0.1 image px is too thin"):
+        run_sketch(width_unit="PIXELS", stroke_width_px=0.1)
+    assert len(bpy.data.objects) == objects
+
+
+def test_the_operator_shows_the_width_in_the_chosen_unit(addon):
+    from test_addon_ui import Layout
+
+    harness = Harness(addon.operators.CLIPASSO_OT_sketch_from_image, width_unit="SCENE")
+    harness.bl_rna = bpy.ops.clipasso.sketch_from_image.get_rna_type()
+    layout = Layout()
+    addon.operators.draw_fields(harness, layout)
+    shown = {name for kind, name in layout.log if kind == "prop"}
+    assert {"width_unit", "stroke_width", "strokes", "backbone"} <= shown
+    assert not shown & {"stroke_width_px", "filepath", "filter_image"}
+    harness.width_unit = "PIXELS"
+    layout = Layout()
+    addon.operators.draw_fields(harness, layout)
+    shown = {name for kind, name in layout.log if kind == "prop"}
+    assert "stroke_width_px" in shown and "stroke_width" not in shown
+    props = bpy.ops.clipasso.sketch_from_image.get_rna_type().properties
+    assert props["stroke_width"].name == "Stroke Width (scene units)" and props["stroke_width"].unit == "LENGTH"
+    assert props["stroke_width_px"].name == "Stroke Width (image px)"
+
+
+def test_weight_files_from_the_preferences_and_messages_in_blenders_words(addon, fresh_scene, run_sketch, tmp_path):
+    prefs = addon.prefs
+    try:
+        prefs.clip_weights = str(tmp_path / "missing.pt")
+        with pytest.raises(RuntimeError, match="the CLIP RN101 Weights file set in Edit > Preferences > Add-ons > "
+                                               "Clipasso Sketch does not exist"):
+            run_sketch(backbone="openai")
+        bad = tmp_path / "bad.pt"
+        bad.write_bytes(b"not a checkpoint")
+        prefs.clip_weights = prefs.saliency_weights = str(bad)
+        with pytest.raises(RuntimeError) as failure:
+            run_sketch(backbone="openai")
+        assert str(bad) in str(failure.value) and "--" not in str(failure.value)
+        assert len(bpy.data.objects) == 0
+        assert run_sketch() == {"FINISHED"}  # random weights: the files are not passed
+    finally:
+        prefs.clip_weights = prefs.saliency_weights = ""
+
+
+def test_download_events_show_in_the_status(addon, fresh_scene, tmp_path):
+    """A first run's ``download`` event becomes the status bar line ("Downloading ...: 120/290 MB")."""
+    from mathutils import Matrix
+
+    events = addon.contract.events
+    line = events.to_line(events.Download("CLIP RN101 weights", 120_000_000, 290_000_000, "/hub"))
+    fake = tmp_path / "downloading-core"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nprint({line!r}, flush=True)\nsys.stdin.read()\n")
+    fake.chmod(0o755)
+    job = addon.job.SketchJob([str(fake)], str(CAT), [], "GPENCIL", 2.0, (-0.5, -0.5), Matrix(), {}, "Downloading")
+    try:
+        deadline = time.time() + 30
+        while not job.status.startswith("Downloading") and time.time() < deadline:
+            job.step(bpy.context)
+            time.sleep(0.05)
+        assert job.status.startswith("Downloading CLIP RN101 weights: 120/290 MB")
+    finally:
+        job.abort()
+    assert job.run.process.poll() is not None

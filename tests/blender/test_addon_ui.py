@@ -49,11 +49,21 @@ def test_preferences_are_the_addons_and_draw_the_core_settings(addon):
     ui = addon.ui
     assert ui.ClipassoPreferences.bl_idname == MODULE
     prefs = addon.prefs
-    for name in ("python_path", "core_path", "status"):
+    fields = ("python_path", "core_path", "status", "torch_build", "torch_index_url", "install_status", "clip_weights",
+              "saliency_weights")
+    for name in fields:
         assert name in prefs.bl_rna.properties.keys()
-    log = drawn(ui.ClipassoPreferences.draw, bpy.context, python_path="", core_path="", status="clipasso core 0.1.0: OK")
-    assert ("prop", "python_path") in log and ("prop", "core_path") in log
-    assert ("operator", "clipasso.check_core") in log and ("label", "clipasso core 0.1.0: OK") in log
+    values = {name: "" for name in fields}
+    values.update(status="clipasso core: 0.1.0\ntorch: 2.14.1", torch_build="CPU",
+                  install_status="Install Core 2/4: installing torch (CPU)")
+    log = drawn(ui.ClipassoPreferences.draw, bpy.context, **values)
+    for name in ("python_path", "core_path", "torch_build", "torch_index_url", "clip_weights", "saliency_weights"):
+        assert ("prop", name) in log, name
+    assert ("operator", "clipasso.check_core") in log and ("operator", "clipasso.install_core") in log
+    assert ("label", "clipasso core: 0.1.0") in log and ("label", "torch: 2.14.1") in log
+    assert ("label", "Install Core 2/4: installing torch (CPU)") in log
+    assert ("label", f"In use (Python with clipasso_core): {prefs.python_path} -m clipasso_core") in log
+    assert ("label", "Empty: https://download.pytorch.org/whl/cpu") in log
 
 
 def test_menu_entry_is_in_the_add_menu(addon):
