@@ -113,10 +113,27 @@ def test_effects_import_with_inkscapes_python_and_inkex(bundle):
         assert clipasso_sketch.__file__.startswith({str(bundle)!r})
         sketch = clipasso_sketch.SketchFromImage()
         sketch.parse_arguments(["--strokes", "20", "--color", "4278190335"])
-        assert sketch._core_options()[:2] == ["--strokes", "20"], sketch._core_options()
-        assert "#ff0000" in sketch._core_options()
+        assert sketch._core_options(3.0)[:2] == ["--strokes", "20"], sketch._core_options(3.0)
+        assert "#ff0000" in sketch._core_options(3.0)
         restyle = clipasso_restyle.RestyleSketch()
         restyle.parse_arguments(["--brush", "tapered"])
         print(inkex.__version__)
         """, extra_path=(str(INKSCAPE_EXTENSIONS),), blocked=("torch", "clipasso_core"))
     assert run.returncode == 0, run.stderr
+
+
+def test_the_tool_is_a_thin_wrapper_of_the_standard_library_only_package_module(tmp_path):
+    """The bundle logic lives in clipasso_core.integrate_inkscape (what ``clipasso integrate
+    inkscape`` installs from); it imports without torch, numpy or Pillow."""
+    tool = (ROOT / "tools" / "build_inkscape_ext.py").read_text()
+    assert "zipfile" not in tool and "copyfile" not in tool and "integrate_inkscape" in tool
+    run = run_isolated(sys.executable, tmp_path, f"""
+        from clipasso_core import integrate_inkscape as ii
+        folder, archive = ii.build({str(tmp_path / "out")!r}, {str(tmp_path)!r})
+        heavy = ("torch", "numpy", "PIL")
+        print(sorted(m for m, mod in sys.modules.items() if mod is not None and m.split(".")[0] in heavy))
+        print(archive)
+        """, extra_path=(str(ROOT),), blocked=("torch", "numpy", "PIL"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "[]"
+    assert listing(tmp_path / "out") == expected_files()

@@ -132,7 +132,8 @@ def test_sketch_through_inkscape(profile, tmp_path, kind):
     # the core's SVG, from the same run settings (the core is deterministic on the CPU)
     core = subprocess.run([sys.executable, "-m", "clipasso_core", "sketch", str(CAT), "-o",
                            str(tmp_path / "core.svg"), "--strokes", "8", "--seeds", "1", "--mask", "off",
-                           "--backbone", "tiny-random", "--iterations", "3", "--progress", "none"],
+                           "--backbone", "tiny-random", "--iterations", "3", "--preset", "fast",  # the dialog's
+                           "--progress", "none"],
                           capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert core.returncode == 0, core.stderr
     ref = render_svg((tmp_path / "core.svg").read_text(), 451, 300)
@@ -225,3 +226,51 @@ def test_levels_through_inkscape(levels_profile, tmp_path):
     assert visible == [False, False, True], run.stderr[-2000:]
     text = (tmp_path / "restyled.svg").read_text()
     assert text.count("data-clipasso-stroke") == 14 and len(re.findall(r"stroke-width:2(?![\d.])", text)) == 14
+
+
+def test_slice_image_is_sketched_where_it_shows(profile, tmp_path):
+    """An image cropped by its box (``xMidYMid slice``): Inkscape's Python has no Pillow, so the
+    extension has Inkscape render the visible part; Inkscape's own PNG export of the result shows no
+    ink outside the visible image."""
+    import base64
+    import json
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("", SVG_NS[1:-1])
+    href = "data:image/jpeg;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    (tmp_path / "in.svg").write_text(f"""<svg xmlns="http://www.w3.org/2000/svg"
+  xmlns:xlink="http://www.w3.org/1999/xlink" width="200mm" height="150mm" viewBox="0 0 200 150">
+  <image id="photo" x="10" y="20" width="100" height="100" preserveAspectRatio="xMidYMid slice"
+         xlink:href="{href}"/></svg>""")
+    run = inkscape(profile, "--batch-process",
+                   "--actions=select-by-id:photo;org.clipasso.sketchfromimage.noprefs;"
+                   "export-filename:out.svg;export-plain-svg;export-do", "in.svg", cwd=tmp_path)
+    assert (tmp_path / "out.svg").exists(), run.stderr[-2000:]
+    tree = ET.parse(tmp_path / "out.svg")
+    group = next(g for g in tree.getroot().iter(f"{SVG_NS}g") if g.get("data-clipasso-sketch"))
+    info = json.loads(group.get("data-clipasso-sketch"))
+    assert info["visible"] == pytest.approx([10, 20, 100, 100]), run.stderr[-2000:]
+    assert info["scale"] == pytest.approx([1 / 3, 1 / 3], rel=1e-3)  # the 300 x 300 px Inkscape rendered
+    export = inkscape(profile, "out.svg", "--export-type=png", "--export-filename=over.png", "--export-area-page",
+                      "--export-width=800", "--export-background=white", "--export-background-opacity=1",
+                      cwd=tmp_path)
+    assert (tmp_path / "over.png").exists(), export.stderr[-2000:]
+    image = next(e for e in tree.getroot().iter(f"{SVG_NS}image"))
+    tree.getroot().remove(image)
+    tree.write(tmp_path / "strokes.svg")
+    export = inkscape(profile, "strokes.svg", "--export-type=png", "--export-filename=strokes.png",
+                      "--export-area-page", "--export-width=800", "--export-background=white",
+                      "--export-background-opacity=1", cwd=tmp_path)
+    ink = np.asarray(Image.open(tmp_path / "strokes.png").convert("L"), np.float32) / 255 < 0.5
+    assert ink.shape == (600, 800)
+    inside = np.zeros_like(ink)
+    inside[80:480, 40:440] = True  # the box at 4 px per unit
+    near = np.zeros_like(ink)
+    near[77:483, 37:443] = True  # plus the round caps (half a stroke width, 2.7 px)
+    outside = ink[~inside].sum() / max(ink.sum(), 1)
+    print(f"slice through Inkscape: {ink.sum()} ink px, {100 * outside:.2f}% outside the visible image")
+    if os.environ.get("CLIPASSO_RENDER_OUT"):
+        shutil.copy(tmp_path / "over.png", Path(os.environ["CLIPASSO_RENDER_OUT"]) / "inkscape-slice-over.png")
+    # the centrelines stay inside (the core keeps control points on its image); only the ink of
+    # their round caps and edges may pass the border, by half a stroke width at most
+    assert ink.sum() > 500 and not ink[~near].any() and outside < 0.03

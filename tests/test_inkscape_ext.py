@@ -6,23 +6,27 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import re
 import sys
 from contextlib import redirect_stderr
 from pathlib import Path
+from unittest import mock
 
+import numpy as np
 import pytest
 
 inkex = pytest.importorskip("inkex")
 from inkex.tester import TestCase  # noqa: E402
 
 from inkscape_bundle import BUNDLE  # noqa: E402  (builds the bundle, puts it on sys.path)
-from clipasso_bridge import image_placement, parse_cubic  # noqa: E402
+from clipasso_bridge import SETTINGS, image_placement, parse_cubic, width_range  # noqa: E402
 from clipasso_restyle import RestyleSketch  # noqa: E402
 from clipasso_sketch import SketchFromImage  # noqa: E402
 
 CAT = Path(__file__).resolve().parents[1] / "clipasso_core" / "data" / "cat.jpg"
-CORE = ["--python", sys.executable, "--backbone", "tiny-random", "--iterations", "3", "--seeds", "1",
-        "--mask", "off", "--strokes", "8"]
+RUN = ["--backbone", "tiny-random", "--iterations", "3", "--seeds", "1", "--mask", "off", "--strokes", "8"]
+CORE = ["--python", sys.executable, *RUN]
 LEVELS = [*CORE, "--levels=2, 8,4"]  # any order; the largest is the stroke count
 
 
@@ -178,6 +182,8 @@ class SketchLevelsTest(TestCase):
             effect, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--core", "no-such-clipasso",
                                              *args)
             assert status and message in err, err
+            assert "Invalid" not in message or "(Levels in the Extensions > Sketch > Sketch from Image > Levels " \
+                                               "tab)" in err
             assert effect.svg.getElementById("photo").getnext().get("id") == "box"
 
 
@@ -293,3 +299,181 @@ class RestyleSketchTest(TestCase):
         assert effect.svg.getElementById(path.get("inkscape:path-effect")[1:]).get("effect") == "powerstroke"
         _, status, err = run_effect(RestyleSketch, doc, "--id=box")
         assert status and "Select sketch groups" in err
+
+
+def plain_document(href: str, image_attrs: str, wrapper: str = "") -> str:
+    return f"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+  width="200mm" height="150mm" viewBox="0 0 200 150">
+  <g id="layer1" {wrapper}><image id="photo" {image_attrs} xlink:href="{href}"/></g>
+</svg>"""
+
+
+def control_points(group) -> list:
+    return [pt for p in group.descendants() if p.get("data-clipasso-stroke") is not None
+            for pt in parse_cubic(p.get("d"))]
+
+
+def sketch_only(svg_text: str) -> str:
+    """The document with its images removed (the strokes alone)."""
+    return re.sub(r"<image\b[^>]*/>", "", svg_text, flags=re.S)
+
+
+class VisiblePartTest(TestCase):
+    """A sketch covers what the artist sees: the part of the image its box shows."""
+
+    effect_class = SketchFromImage
+
+    def write(self, text: str, name: str = "doc.svg") -> Path:
+        path = Path(self.tempdir) / name
+        path.write_text(text)
+        return path
+
+    def sketched(self, image_attrs: str, *args: str):
+        doc = self.write(plain_document(embedded_href(), image_attrs))
+        effect = self.assertEffect(str(doc), args=["--id=photo", *CORE, *args])
+        group = effect.svg.getElementById("photo").getnext()
+        return effect, group, json.loads(group.get("data-clipasso-sketch"))
+
+    def test_slice_sketches_the_visible_part_only(self):
+        from conftest import render_svg
+
+        effect, group, info = self.sketched('x="10" y="20" width="100" height="100" '
+                                            'preserveAspectRatio="xMidYMid slice"')
+        # the cat (451 x 300 px) fills the square box at 1/3 unit per px: its middle 300 x 300 px show
+        assert info["visible"] == pytest.approx([10, 20, 100, 100])
+        assert info["scale"] == pytest.approx([1 / 3, 1 / 3], rel=1e-6)  # the core saw the 300 px crop
+        points = control_points(group)
+        assert len(points) == 32
+        assert all(10 - 1e-3 <= x <= 110 + 1e-3 and 20 - 1e-3 <= y <= 120 + 1e-3 for x, y in points)
+        # a real render (resvg, 4 px per unit) of the strokes: no ink outside the box but the round
+        # caps (half a stroke width, 0.67 units)
+        text = effect.test_output.getvalue().decode()
+        ink = render_svg(sketch_only(text), 800, 600) < 0.5
+        inside = np.zeros_like(ink)
+        inside[80:480, 40:440] = True
+        near = np.zeros_like(ink)
+        near[77:483, 37:443] = True
+        outside = ink[~inside].sum() / max(ink.sum(), 1)
+        print(f"slice: {ink.sum()} ink px, {100 * outside:.2f}% outside the visible image")
+        # the centrelines stay inside (the core keeps control points on its image); only the ink of
+        # their round caps and edges may pass the border, by half a stroke width at most
+        assert ink.sum() > 500 and not ink[~near].any() and outside < 0.03
+        if os.environ.get("CLIPASSO_RENDER_OUT"):
+            from PIL import Image
+
+            over = render_svg(text, 800, 600)
+            Image.fromarray((over * 255).astype(np.uint8)).save(Path(os.environ["CLIPASSO_RENDER_OUT"]) /
+                                                                "inkscape-slice-over-image.png")
+
+    def test_slice_at_a_corner_and_none_stretched(self):
+        _, group, info = self.sketched('x="0" y="0" width="60" height="100" preserveAspectRatio="xMaxYMin slice"')
+        assert info["visible"] == pytest.approx([0, 0, 60, 100])
+        assert all(-1e-3 <= x <= 60 + 1e-3 and -1e-3 <= y <= 100 + 1e-3 for x, y in control_points(group))
+        _, group, info = self.sketched('x="5" y="5" width="180" height="60" preserveAspectRatio="none"')
+        # stretched as shown: the core sketched the image at the box's proportions
+        assert info["visible"] == pytest.approx([5, 5, 180, 60])
+        assert info["scale"][0] == pytest.approx(info["scale"][1], rel=1e-2)
+        assert all(5 - 1e-3 <= x <= 185 + 1e-3 and 5 - 1e-3 <= y <= 65 + 1e-3 for x, y in control_points(group))
+
+    def test_meet_sketches_the_file_as_it_is(self):
+        _, group, info = self.sketched('x="10" y="20" width="120" height="100" preserveAspectRatio="xMinYMax meet"')
+        assert "visible" not in info
+        sx, sy, tx, ty = image_placement(10, 20, 120, 100, "xMinYMax meet", 451, 300)
+        assert info["scale"] == pytest.approx([sx, sy])
+        assert all(tx - 1e-3 <= x <= tx + 451 * sx + 1e-3 and ty - 1e-3 <= y <= ty + 300 * sy + 1e-3
+                   for x, y in control_points(group))
+
+
+class StrokeWidthTest(TestCase):
+    """Stroke width on the page: in px, mm, ... through the document's scale and transforms."""
+
+    effect_class = SketchFromImage
+
+    def write(self, text: str, name: str = "doc.svg") -> Path:
+        path = Path(self.tempdir) / name
+        path.write_text(text)
+        return path
+
+    def test_width_on_the_page_in_mm_and_px(self):
+        # 1 user unit = 1 mm; the layer doubles everything, so 2 mm on the page is 1 unit in the group
+        doc = self.write(document(embedded_href(), wrapper='transform="scale(2)"'))
+        for width, unit, expected in (("2", "mm", 1.0), ("4", "px", 4 * 25.4 / 96 / 2)):
+            effect = self.assertEffect(str(doc), args=["--id=photo", *CORE, f"--stroke_width={width}",
+                                                       f"--width_unit={unit}"])
+            group = effect.svg.getElementById("photo").getnext()
+            widths = {float(p.style["stroke-width"]) for p in group}
+            assert widths and all(w == pytest.approx(expected, rel=2e-3) for w in widths), (unit, widths)
+            settings = json.loads(group.get("data-clipasso-sketch"))["settings"]
+            assert (settings["stroke_width"], settings["width_unit"]) == (float(width), unit)
+
+    def test_a_width_the_core_cannot_draw_names_the_range(self):
+        doc = self.write(document(embedded_href(), wrapper='transform="scale(2)"'))
+        low, high = width_range(2 * 120 / 451, 451, 300)  # mm per image px: box scale times the layer's
+        for width, word in (("0.01", "thin"), ("500", "wide")):
+            effect, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--core", "no-such-clipasso",
+                                             "--python", sys.executable, f"--stroke_width={width}",
+                                             "--width_unit=mm")
+            message = message_of(err)
+            assert status and f"Stroke width {width} mm is too {word} for image photo" in message, err
+            assert f"choose from {low:.3g} to {high:.3g} mm, or 0 for automatic" in message
+            assert "Sketch from Image > Sketch tab" in message and "--" not in message
+            assert effect.svg.getElementById("photo").getnext().get("id") == "box"
+
+
+def message_of(err: str) -> str:
+    """What inkex printed: the AbortExtension message (Inkscape shows it in a dialog)."""
+    return err.strip()
+
+
+class CoreTabTest(TestCase):
+    """The Core tab: the preset core of ``clipasso integrate inkscape``, weight files, and messages
+    that say what to do in Inkscape."""
+
+    effect_class = SketchFromImage
+
+    def write(self, text: str, name: str = "doc.svg") -> Path:
+        path = Path(self.tempdir) / name
+        path.write_text(text)
+        return path
+
+    def test_the_integrate_preset_runs_when_the_core_tab_is_empty(self):
+        doc = self.write(document(embedded_href()))
+        settings = BUNDLE / SETTINGS
+        settings.write_text(json.dumps({"python": sys.executable}))
+        try:
+            with mock.patch.dict(os.environ, {"PATH": "/usr/bin:/bin"}):
+                effect = self.assertEffect(str(doc), args=["--id=photo", *RUN])
+        finally:
+            settings.unlink()
+        assert len(list(effect.svg.getElementById("photo").getnext())) == 8
+
+    def test_weight_files_are_passed_and_checked(self):
+        doc = self.write(document(embedded_href()))
+        args = ["--id=photo", "--python", sys.executable, "--backbone=openai", "--mask=off", "--iterations=3",
+                "--seeds=1"]
+        _, status, err = run_effect(SketchFromImage, doc, *args, "--clip_weights=/no/such/rn101.pt")
+        assert status and message_of(err) == ("The RN101 weights file chosen in the Extensions > Sketch > Sketch "
+                                              "from Image > Core tab was not found: /no/such/rn101.pt")
+        # files that are no checkpoints reach the core, which says so
+        not_weights = Path(self.tempdir) / "not-weights.pt"
+        not_weights.write_bytes(b"not a checkpoint")
+        effect, status, err = run_effect(SketchFromImage, doc, *args, f"--clip_weights={not_weights}",
+                                         f"--saliency_weights={not_weights}")
+        assert status and str(not_weights) in message_of(err) and "--" not in message_of(err), err
+        assert effect.svg.getElementById("photo").getnext().get("id") == "box"
+
+    def test_offline_without_weights_says_what_to_do_in_inkscape(self):
+        doc = self.write(document(embedded_href()))
+        cache = Path(self.tempdir) / "empty-hub-cache"
+        cache.mkdir()
+        env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(cache)}
+        with mock.patch.dict(os.environ, env):
+            for name in ("CLIPASSO_CLIP_WEIGHTS", "CLIPASSO_SALIENCY_WEIGHTS"):
+                os.environ.pop(name, None)
+            _, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--python", sys.executable,
+                                        "--backbone=openai", "--mask=off")
+        message = message_of(err)
+        print(message)
+        assert status and "is not cached" in message and "--" not in message
+        assert re.search(r"choose the (RN101|ViT-B/32) weights file in the Extensions > Sketch > Sketch from "
+                         r"Image > Core tab", message), message
