@@ -322,7 +322,28 @@ class _RunsCore:
         return self._report_end(state)
 
 
-class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
+class _FromSelectionOrFile(_RunsCore):
+    """An operator on the selected source (``_selected_source``), else on a file picked first."""
+
+    def _selected_source(self, context):
+        raise NotImplementedError
+
+    def draw(self, context):
+        draw_fields(self, self.layout)
+
+    def invoke(self, context, event):
+        if not self.filepath and self._selected_source(context) is None:
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return self._invoke_job(context)
+
+    def execute(self, context):
+        if context.window is not None and self.options.is_invoke:
+            return self._invoke_job(context)  # coming back from the file browser: run modal
+        return self._execute_job(context)
+
+
+class CLIPASSO_OT_sketch_from_image(_FromSelectionOrFile, bpy.types.Operator):
     """Turn an image into an editable line sketch (runs the clipasso core)"""
 
     bl_idname = "clipasso.sketch_from_image"
@@ -373,19 +394,8 @@ class CLIPASSO_OT_sketch_from_image(_RunsCore, bpy.types.Operator):
         self._job = SketchJob(command_from_prefs(context), image_path, args, self.output, size, offset, matrix,
                               settings, name, image_data=image_data)
 
-    def draw(self, context):
-        draw_fields(self, self.layout)
-
-    def invoke(self, context, event):
-        if not self.filepath and sources.image_empty(context) is None:
-            context.window_manager.fileselect_add(self)
-            return {"RUNNING_MODAL"}
-        return self._invoke_job(context)
-
-    def execute(self, context):
-        if context.window is not None and self.options.is_invoke:
-            return self._invoke_job(context)  # coming back from the file browser: run modal
-        return self._execute_job(context)
+    def _selected_source(self, context):
+        return sources.image_empty(context)
 
 
 def _animation_args(context, operator, values: dict, width: float) -> list[str]:
@@ -403,7 +413,7 @@ def _animation_settings(operator, source: str, width: float) -> dict:
             "stroke_width": width, "input": source}
 
 
-class CLIPASSO_OT_sketch_from_movie(_RunsCore, bpy.types.Operator):
+class CLIPASSO_OT_sketch_from_movie(_FromSelectionOrFile, bpy.types.Operator):
     """Turn a movie or image sequence into an animated line sketch: one Grease Pencil drawing per
     frame, over the selected image empty or at the 3D cursor (runs the clipasso core)"""
 
@@ -454,19 +464,8 @@ class CLIPASSO_OT_sketch_from_movie(_RunsCore, bpy.types.Operator):
                                  source.frame_map, lambda width, height: (size, offset, matrix, None),
                                  _animation_settings(self, source.path, width), name)
 
-    def draw(self, context):
-        draw_fields(self, self.layout)
-
-    def invoke(self, context, event):
-        if not self.filepath and sources.movie_empty(context) is None:
-            context.window_manager.fileselect_add(self)
-            return {"RUNNING_MODAL"}
-        return self._invoke_job(context)
-
-    def execute(self, context):
-        if context.window is not None and self.options.is_invoke:
-            return self._invoke_job(context)  # coming back from the file browser: run modal
-        return self._execute_job(context)
+    def _selected_source(self, context):
+        return sources.movie_empty(context)
 
 
 class CLIPASSO_OT_sketch_camera_view(_RunsCore, bpy.types.Operator):

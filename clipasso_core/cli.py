@@ -16,7 +16,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 import warnings
 from pathlib import Path
 

@@ -4,8 +4,6 @@ events and nothing on stderr, caches them, sketches, and runs again offline from
 interrupted download and a corrupt file each end in one clear message and a clean retry."""
 from __future__ import annotations
 
-import io
-import os
 
 import pytest
 import torch

@@ -8,7 +8,6 @@ line keeps its defaults)."""
 from __future__ import annotations
 
 import unittest
-from pathlib import Path
 
 import pytest
 

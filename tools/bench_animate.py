@@ -124,7 +124,7 @@ def main() -> None:
             print(f"| {name} | {run['follow_error_px']:.3f} | {run['mean_motion_error_px']:.3f} | "
                   f"{run['jitter_px']:.3f} | {run['first_s']:.2f} | {run['later_s']:.2f} | "
                   f"{run['later_s'] / run['first_s']:.3f} | {run['cuts']} |")
-        print(f"goals: follow error <= 0.75 px in (a) and (c), jitter <= 0.25 px in (b), later/first <= 0.2")
+        print("goals: follow error <= 0.75 px in (a) and (c), jitter <= 0.25 px in (b), later/first <= 0.2")
         print(f"peak RSS, (a): {short['peak_rss_mb']:.0f} MB with 8 frames, {a['peak_rss_mb']:.0f} MB with "
               f"{args.frames} ({a['peak_rss_mb'] / short['peak_rss_mb']:.3f} x)")
     if args.json:

@@ -197,11 +197,7 @@ class Sketch:
 
     @classmethod
     def from_json(cls, text: str) -> "Sketch":
-        try:
-            data = json.loads(text, parse_constant=_refuse_constant)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise FormatError(f"malformed sketch JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(text, "sketch JSON"))
 
 
 def _levels(raw) -> list[Level]:
@@ -220,8 +216,16 @@ def _levels(raw) -> list[Level]:
     return levels
 
 
-def _refuse_constant(name: str):
-    raise FormatError(f"malformed sketch JSON: {name} is not a number")
+def load_json(text: str, what: str):
+    """The parsed JSON ``text`` of a ``what`` ("sketch JSON", ...); FormatError naming it when the
+    text is not JSON or holds NaN or Infinity."""
+    def refuse(name: str):
+        raise FormatError(f"malformed {what}: {name} is not a number")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise FormatError(f"malformed {what}: {exc}") from None
 
 
 def read_text(path: str | os.PathLike, what: str, limit: int = MAX_FILE_BYTES) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .formats import FormatError, Sketch, Stroke, check_number, check_stroke_count, read_text
+from .formats import FormatError, Sketch, Stroke, check_number, check_stroke_count, load_json, read_text
 
 SEQUENCE_FORMAT = "clipasso-sequence"
 SEQUENCE_VERSION = 1
@@ -103,11 +103,7 @@ class SketchSequence:
 
     @classmethod
     def from_json(cls, text: str) -> "SketchSequence":
-        try:
-            data = json.loads(text, parse_constant=_refuse_constant)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise FormatError(f"malformed sequence JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(text, "sequence JSON"))
 
 
 def read_sequence(path) -> SketchSequence:
@@ -127,7 +123,3 @@ def check_frames(frames: list[Frame]) -> None:
         if [s.id for s in frame.strokes] != [s.id for s in first.strokes]:
             raise FormatError(f"frame {frame.index}'s stroke ids differ from the first frame's: stroke k "
                               "must be the same stroke in every frame")
-
-
-def _refuse_constant(name: str):
-    raise FormatError(f"malformed sequence JSON: {name} is not a number")
