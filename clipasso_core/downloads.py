@@ -47,23 +47,17 @@ def _progress_class(what: str, cache: str):
 
     class DownloadBar(tqdm):
         def __init__(self, *args, **kwargs):
-            kwargs.update(file=open(os.devnull, "w"), disable=False)  # noqa: SIM115 (closed in close())
-            self._sent = 0.0
+            kwargs["disable"] = True  # draws nothing and takes no place among the terminal's bars
             super().__init__(*args, **kwargs)
+            self._sent = 0.0
 
         def update(self, n=1):
-            shown = super().update(n)
+            self.n += n  # a disabled bar does not count: this one does, for the events
             now = time.monotonic()
             if now - self._sent >= REPORT_EVERY_S or (self.total and self.n >= self.total):
                 self._sent = now
                 report(what, self.n, self.total, cache)
-            return shown
-
-        def close(self):
-            file = self.fp
-            super().close()
-            if file is not None and not file.closed:
-                file.close()
+            return True
 
     return DownloadBar
 
