@@ -9,6 +9,7 @@ https://pypi.org/simple, pip's own; the add-on's default for the CPU build is Py
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 
@@ -79,3 +80,4 @@ def test_install_core_cancel_repair_check_and_sketch(addon, fresh_scene, tmp_pat
         assert addon.build.is_sketch(bpy.context.scene.objects[-1])
     finally:
         prefs.python_path, prefs.core_path, prefs.torch_index_url = CORE_PYTHON, "", ""
+        shutil.rmtree(env, ignore_errors=True)  # later tests of this session must not find this core
