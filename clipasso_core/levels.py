@@ -3,9 +3,9 @@
 A stroke's importance is how much the loss rises when it alone is removed; all S removals and the
 full sketch are scored in one batched forward (S + 1 images, clean pairs). Strokes are ordered most
 important first. Levels (e.g. 32, 16, 8, 4): the largest is the optimised sketch; each smaller one
-keeps the most important strokes of the level before it, removing the least important in rounds of
-at most ``REMOVE_PER_ROUND`` of the strokes and ranking again after each round (a stroke's importance
-changes as its neighbours go), fine-tunes them with a short schedule (``FINE_TUNE_FRACTION`` of the
+keeps the most important strokes of the level before it, removing the least important in
+``SELECTION_ROUNDS`` rounds and ranking again between them (a stroke's importance changes as its
+neighbours go), fine-tunes them with a short schedule (``FINE_TUNE_FRACTION`` of the
 preset's steps, one seed), then ranks them again. A stroke keeps its
 id (its index in the first optimisation) through every level it survives.
 """
@@ -24,8 +24,8 @@ from .rasterizer import render
 FINE_TUNE_FRACTION = 0.15
 """Steps of each smaller level's fine-tuning, as a fraction of the preset's steps."""
 
-REMOVE_PER_ROUND = 0.25
-"""The most strokes one round of selection removes, as a fraction of the strokes left."""
+SELECTION_ROUNDS = 2
+"""Rounds in which a smaller level's strokes are removed, with a new ranking between rounds."""
 
 
 @dataclass
@@ -61,17 +61,14 @@ def _subset(style: StrokeStyle, count: int) -> StrokeStyle:
 
 def select(ranked: RankedStrokes, count: int, style: StrokeStyle, objective: Objective) -> RankedStrokes:
     """The ``count`` most important of ``ranked``'s strokes (count <= their number), the least
-    important removed in rounds of at most REMOVE_PER_ROUND, re-ranked after every round but the last
-    (one batched forward each). The result's order and loss are those of the last ranking."""
-    current = ranked
-    while len(current.points) > count:
-        left = len(current.points)
-        keep = max(count, left - max(1, int(left * REMOVE_PER_ROUND)))
-        if keep == count:
-            return RankedStrokes(current.points[:count], current.ids[:count], current.loss,
-                                 current.importance[:count])
-        current = rank_strokes(current.points[:keep], current.ids[:keep], _subset(style, keep), objective)
-    return current
+    important removed in SELECTION_ROUNDS equal rounds with a new ranking (one batched forward)
+    between rounds. The result is in the order of the last ranking."""
+    current, total = ranked, len(ranked.points)
+    for round_ in range(1, SELECTION_ROUNDS):
+        keep = round(total - (total - count) * round_ / SELECTION_ROUNDS)
+        if count < keep < len(current.points):
+            current = rank_strokes(current.points[:keep], current.ids[:keep], _subset(style, keep), objective)
+    return RankedStrokes(current.points[:count], current.ids[:count], current.loss, current.importance[:count])
 
 
 def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, objective: Objective,
