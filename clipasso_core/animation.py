@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .canvas import CanvasTransform
-from .config import SketchConfig
+from .config import Preset, SketchConfig
 from .contract import events
 from .contract.sequence import Frame, SketchSequence
 from .downloads import reporting
@@ -58,13 +58,17 @@ def _to_canvas(points: np.ndarray, t: CanvasTransform, device: torch.device) -> 
     return torch.from_numpy((points + np.array([ox, oy], dtype=np.float32)) / t.scale).float().to(device)
 
 
+def frame_schedule(preset: Preset) -> Preset:
+    """The short schedule of every frame after the first (one seed, no target bank: few steps)."""
+    return replace(preset, iterations=max(1, round(preset.iterations * FRAME_FRACTION)),
+                   lr=preset.lr * FRAME_LR, prune_at=0.0, seeds=1, target_bank=0)
+
+
 def follow(engine: Engine, prepared: Prepared, predicted: torch.Tensor, reference_loss: float,
            rng: np.random.Generator, report, cancelled: Callable[[], bool]):
     """One later frame: strokes from ``predicted`` points [S, 4, 2] (canvas px) optimised on a short
     schedule with the temporal term. Returns (points [S, 4, 2], loss without the term, cancelled)."""
-    preset = engine.preset
-    schedule = replace(preset, iterations=max(1, round(preset.iterations * FRAME_FRACTION)),
-                       lr=preset.lr * FRAME_LR, prune_at=0.0, seeds=1, target_bank=0)
+    schedule = frame_schedule(engine.preset)
     clip = ClipObjective(engine.load_loss(), prepared.target.to(engine.device), schedule, rng)
     weight = TEMPORAL_WEIGHT * abs(reference_loss)
 
@@ -148,7 +152,7 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings) -
                                                  reference_loss, rng, report, cancelled)
             if was_cancelled:
                 break
-            steps += max(1, round(engine.preset.iterations * FRAME_FRACTION))
+            steps += frame_schedule(engine.preset).iterations
             ranked = RankedStrokes(points, previous.strokes.ids, loss, previous.strokes.importance)
             if timings is not None:
                 timings.setdefault("later_s", []).append(time.perf_counter() - frame_started)
