@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from clipasso_core.config import PRESETS, SketchConfig
+from clipasso_core.config import PRESETS, Preset, SketchConfig
 from clipasso_core.contract import events
-from clipasso_core.levels import rank_strokes, select, smaller_levels
+from clipasso_core.levels import FINE_TUNE_FRACTION, fine_tune_steps, rank_strokes, removal_losses, select, smaller_levels
 from clipasso_core.optimize import StrokeStyle
 from clipasso_core.pipeline import EXAMPLE_IMAGE, sketch
 
@@ -52,6 +52,22 @@ def test_strokes_the_target_has_rank_before_the_extra_ones():
     assert torch.equal(ranked.points[0], strokes[ranked.ids[0] - 10])
     full = objective.clean_losses(style.render(strokes[None]), None).item()
     assert ranked.loss == pytest.approx(full, rel=1e-6)
+
+
+def test_removal_losses_from_a_stroke_on_match_the_full_ranking():
+    strokes, style, objective = setup()
+    full_loss, rises = removal_losses(strokes, style, objective)
+    loss, later = removal_losses(strokes, style, objective, first=3)
+    assert loss == pytest.approx(full_loss) and later.shape == (2,)
+    assert torch.allclose(later, rises[3:])
+
+
+def test_fine_tune_steps_shrink_with_the_level():
+    preset = PRESETS["fast"]
+    steps = [fine_tune_steps(preset, count, 16) for count in (16, 8, 4)]
+    assert steps[0] == round(preset.iterations * FINE_TUNE_FRACTION)
+    assert steps[0] > steps[1] > steps[2] >= 1
+    assert fine_tune_steps(Preset("one", iterations=1), 1, 64) == 1
 
 
 def test_selection_in_rounds_keeps_a_stroke_whose_duplicate_hid_its_importance():
