@@ -54,7 +54,10 @@ def init_sketch(width: float, height: float, centrelines, style: dict) -> format
 
 
 def status_text(progress: events.Progress) -> str:
-    """The status bar line for a progress event."""
+    """The status bar line for a progress event (a smaller level's fine-tune names the level)."""
+    if progress.level is not None:
+        return (f"Fine-tuning the level of {progress.level} strokes {progress.iteration}/{progress.total}  "
+                f"(Esc: stop and keep the levels done)")
     return (f"Sketching {progress.iteration}/{progress.total}  loss {progress.best_loss:.4g}  "
             f"{progress.eta_s:.0f} s left  (Esc: stop and keep the best)")
 

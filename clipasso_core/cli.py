@@ -57,10 +57,12 @@ class Reporter:
 
                 self.bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True,
                                 mininterval=0.2)
-            if event.frame is not None and event.iteration < self.bar.n:  # the next frame's steps
+            stage = (f"frame {event.frame}" if event.frame is not None
+                     else f"level {event.level}" if event.level is not None else None)
+            if stage is not None:
+                self.bar.set_description(stage, refresh=False)
+            if stage is not None and event.iteration < self.bar.n:  # the next frame's or level's steps
                 self.bar.reset(total=event.total)
-            if event.frame is not None:
-                self.bar.set_description(f"frame {event.frame}", refresh=False)
             self.bar.set_postfix(best_loss=f"{event.best_loss:.4g}", refresh=False)
             self.bar.update(event.iteration - self.bar.n)
         elif isinstance(event, (events.WarningMessage, events.Done)):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .config import Preset
-from .optimize import Objective, StrokeStyle, optimize
+from .optimize import Objective, StepReport, StrokeStyle, optimize
 from .rasterizer import render
 
 FINE_TUNE_FRACTION = 0.15
@@ -104,10 +104,13 @@ def fine_tune_steps(preset: Preset, count: int, first: int) -> int:
 def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, objective: Objective,
                    preset: Preset, rng: np.random.Generator,
                    on_level: Callable[[int, RankedStrokes], None] | None = None,
-                   cancelled: Callable[[], bool] = lambda: False) -> list[RankedStrokes]:
+                   cancelled: Callable[[], bool] = lambda: False,
+                   step_reporter: Callable[[int], Callable[[StepReport], None] | None] = lambda count: None,
+                   ) -> list[RankedStrokes]:
     """The levels of ``counts`` (each smaller than the one before, all below len(top.points)), each
     from the most important strokes of the previous level, fine-tuned and ranked again. Stops early
-    (returning the levels done) when ``cancelled``."""
+    (returning the levels done) when ``cancelled``. ``step_reporter(count)``: the fine-tune's step
+    callback for the level of ``count`` strokes (or None)."""
     levels, previous = [], top
     for count in counts:
         if cancelled():
@@ -115,7 +118,7 @@ def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, ob
         sub_style = _subset(style, count)
         schedule = replace(preset, iterations=fine_tune_steps(preset, count, counts[0]), prune_at=0.0, seeds=1)
         kept = select(previous, count, style, objective)
-        result = optimize(kept.points[None], sub_style, objective, schedule, [rng], cancelled=cancelled)
+        result = optimize(kept.points[None], sub_style, objective, schedule, [rng], step_reporter(count), cancelled)
         level = rank_strokes(result.points[0], kept.ids, sub_style, objective)
         if result.cancelled and result.iterations[0] == 0:
             break  # cancelled before this level's first step: it is not a level

@@ -221,17 +221,18 @@ def start_engine(config: SketchConfig) -> Engine:
 
 
 def step_reporter(progress: Callable[[events.Event], None] | None, config: SketchConfig, prepared: Prepared,
-                  frame: int | None = None) -> Callable[[StepReport], None] | None:
+                  frame: int | None = None, level: int | None = None) -> Callable[[StepReport], None] | None:
     """``optimize``'s step callback sending ``Progress`` every step and ``Preview`` every
-    ``config.preview_every`` steps (``frame``: the animation frame, or None)."""
+    ``config.preview_every`` steps (``frame``: the animation frame, or None; ``level``: the smaller
+    level being fine-tuned, or None; its steps send no previews: the level event shows it)."""
     if progress is None:
         return None
 
     def report(p: StepReport) -> None:
         eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
         progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
-                                 round(eta, 1), frame))
-        if p.iteration % config.preview_every == 0:
+                                 round(eta, 1), frame, level))
+        if level is None and p.iteration % config.preview_every == 0:
             progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
     return report
 
@@ -318,7 +319,8 @@ def _sketch(image, config, progress, cancel, timings) -> Sketch:
     if config.levels:
         on_level(strokes, top)
     levels = smaller_levels(top, list(config.levels[1:]), done.style, done.objective, engine.preset,
-                            done.rngs[winner], on_level, cancelled)
+                            done.rngs[winner], on_level, cancelled,
+                            lambda count: step_reporter(progress, config, prepared, level=count))
     metadata = {
         **engine.metadata(), "strokes": strokes, "seed": done.seeds[winner], "seeds": done.seeds,
         "seed_losses": [round(v, 6) for v in result.losses], "iterations": result.iterations[winner],

@@ -153,6 +153,8 @@ def test_status_and_fraction_of_a_progress_event():
     text = job_logic.status_text(progress)
     assert "30/120" in text and "1.235" in text and "33 s left" in text and "Esc" in text
     assert job_logic.fraction(contract.events.Progress(0, 0, 0, 0, 0, 0)) == 0.0
+    level = contract.events.Progress(3, 14, 1.5, 1.2, 10, 5, level=16)
+    assert "level of 16 strokes 3/14" in job_logic.status_text(level) and "keep the levels done" in job_logic.status_text(level)
 
 
 @pytest.mark.parametrize("cancel, shows, done, failure, state", [

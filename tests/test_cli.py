@@ -290,3 +290,18 @@ def test_bad_levels_exit_2_and_write_nothing(tmp_path, cli_env, args, message):
     run = clipasso(["sketch", "-o", str(out), *FAST, *args], cli_env)
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_terminal_bar_names_the_level_being_fine_tuned(capsys):
+    from clipasso_core.cli import Reporter
+    from clipasso_core.contract.events import Progress
+
+    reporter = Reporter("bar")
+    for i in (1, 2, 3):
+        reporter.emit(Progress(i, 3, 1.0, 1.0, 0.1 * i, 0.0))
+    for i in (1, 2):
+        reporter.emit(Progress(i, 2, 1.0, 1.0, 0.1 * i, 0.0, level=4))
+    reporter.close()
+    err = capsys.readouterr().err
+    last = err.rsplit("\r", 1)[-1]  # the bar as it was left: the level's own steps
+    assert last.startswith("level 4:") and "2/2" in last

@@ -21,6 +21,7 @@ SAMPLES = [
     events.Preview(20, SKETCH),
     events.LevelDone(1, 0.5, SKETCH),
     events.Progress(3, 12, 1.5, 1.25, 0.5, 9.0, frame=7),
+    events.Progress(2, 14, 1.5, 1.25, 0.5, 9.0, level=16),
     events.FrameDone(7, 2, 24, 0.75, False, SKETCH),
     events.FrameDone(9, 3, None, 0.75, True, SKETCH),
     events.Done("a.svg", 1.2, 1000, 600, False, json="a.json"),

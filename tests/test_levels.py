@@ -114,6 +114,12 @@ def test_pipeline_levels_from_one_run_with_events():
     for level in result.levels:
         assert [s.rank for s in level.strokes] == list(range(level.count))
     assert result.strokes == result.levels[0].strokes and result.metadata["levels"] == [6, 4, 2]
+    # the smaller levels' fine-tunes report their steps (named by level, before the level event), no previews
+    after_top = seen[seen.index(level_events[0]) + 1:]
+    level_steps = [e for e in after_top if isinstance(e, events.Progress)]
+    assert {e.level for e in level_steps} == {4, 2} and not any(isinstance(e, events.Preview) for e in after_top)
+    assert after_top.index(level_steps[-1]) < after_top.index(level_events[2])
+    assert all(e.level is None for e in seen[:seen.index(level_events[0])] if isinstance(e, events.Progress))
 
 
 def test_without_levels_strokes_are_ranked():

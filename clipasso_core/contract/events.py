@@ -65,7 +65,8 @@ class Download:
 @dataclass
 class Progress:
     """After each step: loss is this step's loss, best_loss the best evaluation so far; with
-    ``animate``, ``frame`` is the input frame being sketched (iteration and total count its steps)."""
+    ``animate``, ``frame`` is the input frame being sketched, with ``--levels``, ``level`` is the
+    smaller level being fine-tuned after the largest (iteration and total count its steps)."""
 
     iteration: int
     total: int
@@ -74,6 +75,7 @@ class Progress:
     elapsed_s: float
     eta_s: float
     frame: int | None = None
+    level: int | None = None
     name = "progress"
 
 
