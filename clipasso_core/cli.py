@@ -61,8 +61,8 @@ class Reporter:
                      else f"level {event.level}" if event.level is not None else None)
             if stage is not None:
                 self.bar.set_description(stage, refresh=False)
-            if stage is not None and event.iteration < self.bar.n:  # the next frame's or level's steps
-                self.bar.reset(total=event.total)
+                if event.iteration < self.bar.n:  # the next frame's or level's steps
+                    self.bar.reset(total=event.total)
             self.bar.set_postfix(best_loss=f"{event.best_loss:.4g}", refresh=False)
             self.bar.update(event.iteration - self.bar.n)
         elif isinstance(event, (events.WarningMessage, events.Done)):
