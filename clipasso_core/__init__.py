@@ -19,9 +19,9 @@ __version__ = "0.1.0"
 
 _LAZY = {"sketch": ".pipeline", "animate": ".animation", "SketchConfig": ".config", "PRESETS": ".config",
          "to_svg": ".svg", "from_svg": ".svg", "to_animated_svg": ".svg_animation",
-         "SketchSequence": ".contract.sequence"}
+         "SketchSequence": ".contract.sequence", "Encoders": ".backbones", "SketchEncoder": ".backbones"}
 __all__ = ["sketch", "animate", "SketchConfig", "PRESETS", "Sketch", "Stroke", "SketchSequence", "to_svg",
-           "from_svg", "to_animated_svg",
+           "from_svg", "to_animated_svg", "Encoders", "SketchEncoder",
            "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]
 
 

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .backbones import Encoders
 from .canvas import CanvasTransform
 from .config import Preset, SketchConfig
 from .contract import events
@@ -87,7 +88,8 @@ def follow(engine: Engine, prepared: Prepared, predicted: torch.Tensor, referenc
 def animate(frames: str | os.PathLike | FrameSource, config: SketchConfig | None = None, *, start: int = 0,
             end: int | None = None, step: int = 1, fps: float | None = None,
             progress: Callable[[events.Event], None] | None = None,
-            cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> SketchSequence:
+            cancel: threading.Event | None = None, timings: dict[str, float] | None = None,
+            encoders: Encoders | None = None) -> SketchSequence:
     """Sketch the frames ``start``, ``start + step``, ... ``end`` (inclusive, None = the last) of an
     input (a path: video, animated image, folder, glob or still; or a ``FrameSource``).
 
@@ -95,13 +97,14 @@ def animate(frames: str | os.PathLike | FrameSource, config: SketchConfig | None
     per frame. Setting ``cancel`` keeps the frames done (a frame cut short is dropped, unless it is
     the first: then it is the best so far, as in ``sketch``); cancelled before any step, ``Cancelled``
     is raised. timings (benchmarks) receives "first_s" and "later_s" (seconds per later frame, a list).
-    Model downloads (first run) report ``Download`` events to progress too.
+    Model downloads (first run) report ``Download`` events to progress too. ``encoders``: as in
+    ``sketch``.
     """
     with reporting(progress):
-        return _animate(frames, config, start, end, step, fps, progress, cancel, timings)
+        return _animate(frames, config, start, end, step, fps, progress, cancel, timings, encoders)
 
 
-def _animate(frames, config, start, end, step, fps, progress, cancel, timings) -> SketchSequence:
+def _animate(frames, config, start, end, step, fps, progress, cancel, timings, encoders) -> SketchSequence:
     config = (config or SketchConfig()).validate()
     if config.levels:
         raise InputError("--levels is for still sketches; an animation has one level (--strokes)")
@@ -110,7 +113,7 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings) -
     source = frames if isinstance(frames, FrameSource) else open_frames(frames)
     selection = source.select(start, end, step)
     init = read_init(config.init) if config.init else None
-    engine = start_engine(config)
+    engine = start_engine(config, encoders)
     cancelled = cancel.is_set if cancel is not None else (lambda: False)
     started = time.perf_counter()
     done: list[Frame] = []

@@ -13,12 +13,15 @@ Profiles (``--backbone``):
 Random weights are only ever used when a ``*-random`` profile is asked for explicitly; the caller
 warns and records it. The encoders come back frozen (eval mode, no parameter gradients), wrapped in
 ``ImageEncoder``: the one place that knows the layers of open_clip's image towers.
+
+Any other image network plugs in as a ``SketchEncoder`` (the protocol below) through ``Encoders``.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -48,16 +51,11 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def clip_normalize(images: torch.Tensor) -> torch.Tensor:
-    """CLIP input normalisation of images [B, 3, H, W] in 0..1."""
-    mean = images.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = images.new_tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (images - mean) / std
-
-
 @dataclass
 class Features:
-    """Encoder outputs for a batch: layer2 [B, C2, 28, 28], layer3 [B, C3, 14, 14], embedding [B, E]."""
+    """Encoder outputs for a batch, by their role in the loss: ``layer2`` [B, C2, H2, W2], the finer
+    geometric stage (CLIP RN101: 512 x 28 x 28); ``layer3`` [B, C3, H3, W3], the coarser geometric stage
+    (1024 x 14 x 14); ``embedding`` [B, E], the semantic embedding compared by cosine similarity."""
 
     layer2: torch.Tensor
     layer3: torch.Tensor
@@ -74,50 +72,88 @@ class Features:
         return Features(*(torch.cat([getattr(f, n) for f in parts]) for n in ("layer2", "layer3", "embedding")))
 
 
-class ImageEncoder(nn.Module):
-    """A frozen open_clip image tower behind the two things this project asks of one.
+@runtime_checkable
+class SketchEncoder(Protocol):
+    """An image network the pipeline can use: a frozen ``nn.Module`` (eval mode, no parameter
+    gradients) with these members. The loss role needs ``features``, the saliency role ``attention``.
 
-    ``features``: layer2, layer3 and the embedding of a ModifiedResNet (the loss). ``cls_attention``:
-    the CLS-to-patch attention of a VisionTransformer (the saliency). Images are in 0..1; the CLIP
-    normalisation happens here. The tower is the submodule ``visual`` (state dict keys ``visual.*``).
+    name: recorded in a result's metadata ("backbone"). input_size: side (px) of the square images it
+    takes (the canvas, 224). mean, std: the input normalisation it expects, applied by the pipeline
+    (``normalize``) before either call: (image - mean) / std per RGB channel of 0..1 images.
+    compute_dtypes: the dtypes it can compute in; bfloat16 listed lets the ``auto`` precision of a
+    preset run it under bfloat16 autocast (in channels_last memory).
     """
 
-    def __init__(self, visual: nn.Module):
-        super().__init__()
-        self.visual = visual
-        self.channels_last = False
-
-    @classmethod
-    def of(cls, encoder: nn.Module) -> "ImageEncoder":
-        """``encoder`` when it is one already, else the bare tower ``encoder`` wrapped."""
-        return encoder if isinstance(encoder, cls) else cls(encoder)
-
-    def use_channels_last(self) -> "ImageEncoder":
-        """Weights and inputs in channels_last memory (faster convolutions under bfloat16)."""
-        self.visual.to(memory_format=torch.channels_last)
-        self.channels_last = True
-        return self
+    name: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    compute_dtypes: tuple[torch.dtype, ...]
 
     def features(self, images: torch.Tensor) -> Features:
-        """Features of images [B, 3, 224, 224] in 0..1, in the dtype the layers compute in."""
-        x = clip_normalize(images)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        """Features of normalised images [B, 3, S, S]; gradients must flow to the images."""
+
+    def attention(self, image: torch.Tensor) -> torch.Tensor:
+        """Saliency [S, S] in 0..1 (where the object is) of a normalised image [3, S, S]; no gradients."""
+
+
+@dataclass(frozen=True)
+class Encoders:
+    """Networks that replace the backbone profile's (``sketch(..., encoders=...)``): ``loss`` scores
+    sketches, ``saliency`` places the first strokes; None keeps the profile's model for that role."""
+
+    loss: SketchEncoder | None = None
+    saliency: SketchEncoder | None = None
+
+
+def normalize(images: torch.Tensor, encoder: SketchEncoder) -> torch.Tensor:
+    """Images [B, 3, H, W] (or [3, H, W]) in 0..1 normalised as ``encoder`` expects."""
+    shape = (3, 1, 1) if images.dim() == 3 else (1, 3, 1, 1)
+    mean = images.new_tensor(encoder.mean).view(shape)
+    std = images.new_tensor(encoder.std).view(shape)
+    return (images - mean) / std
+
+
+class ImageEncoder(nn.Module):
+    """A frozen open_clip image tower as a ``SketchEncoder``: the one place that knows its layers.
+
+    ``features``: layer2, layer3 and the embedding of a ModifiedResNet (the loss). ``attention``:
+    the CLS-to-patch attention of a VisionTransformer (the saliency). Inputs are CLIP-normalised.
+    The tower is the submodule ``visual`` (state dict keys ``visual.*``).
+    """
+
+    input_size = 224
+    mean = CLIP_MEAN
+    std = CLIP_STD
+    compute_dtypes = (torch.float32, torch.bfloat16)
+
+    def __init__(self, visual: nn.Module, name: str = "clip"):
+        super().__init__()
+        self.visual = visual
+        self.name = name
+
+    @classmethod
+    def of(cls, encoder: nn.Module) -> SketchEncoder:
+        """``encoder`` when it is a ``SketchEncoder`` already, else the bare open_clip tower wrapped."""
+        return encoder if isinstance(encoder, SketchEncoder) else cls(encoder)
+
+    def features(self, images: torch.Tensor) -> Features:
+        """Features of normalised images [B, 3, 224, 224], in the dtype the layers compute in."""
         resnet = self.visual
-        x = resnet.layer1(resnet.stem(x))
+        x = resnet.layer1(resnet.stem(images))
         layer2 = resnet.layer2(x)
         layer3 = resnet.layer3(layer2)
         return Features(layer2, layer3, resnet.attnpool(resnet.layer4(layer3)))
 
     @torch.no_grad()
-    def cls_attention(self, image: torch.Tensor) -> torch.Tensor:
-        """Saliency [H, W] in 0..1 of image [3, H, W] (0..1, H = W = the ViT's input size).
+    def attention(self, image: torch.Tensor) -> torch.Tensor:
+        """Saliency [H, W] in 0..1 of a normalised image [3, H, W] (H = W = the ViT's input size).
 
         For every block: attention probabilities, clamped at >= 0, averaged over heads, CLS-to-patch
         row; averaged over blocks; reshaped to the patch grid; bicubic upsampling; min-max normalised.
         """
         vit = self.visual
-        x = vit._embeds(clip_normalize(image[None]))
+        x = vit._embeds(image[None])
         rows = []
         for block in vit.transformer.resblocks:
             y = block.ln_1(x)
@@ -239,4 +275,4 @@ def load_encoder(profile: BackboneProfile, role: str, weights: str | None = None
         visual = _calibrate_batchnorm(_build_visual(arch))
     else:
         visual = _load_openai(arch, role)
-    return ImageEncoder(visual).eval().requires_grad_(False)
+    return ImageEncoder(visual, f"{profile.name} {arch}").eval().requires_grad_(False)

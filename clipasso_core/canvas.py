@@ -1,4 +1,5 @@
-"""The square working canvas: the image padded to a square with white and resized to ``size`` px.
+"""The square working canvas: the image padded to a square with white and resized to ``size`` px
+(the loss target also fades to white at the image's border: ``TARGET_FEATHER``).
 
 Non-square images keep their aspect ratio. The image is centred in a square of side max(W, H)
 (original px), which is resized to ``size`` x ``size``. ``CanvasTransform`` maps points between
@@ -46,11 +47,25 @@ class CanvasTransform:
         return x0, y0, x1, y1
 
 
-def pad_and_resize(array: np.ndarray, size: int, fill: float) -> np.ndarray:
+TARGET_FEATHER = 0.06
+"""Band (fraction of the square's side) over which the loss target fades to white at the image's
+border: no hard edge where a full-frame photo meets the padding, so no strokes are spent drawing the
+frame (``tools/bench_quality.py`` measures it as border ink)."""
+
+
+def pad_and_resize(array: np.ndarray, size: int, fill: float, feather: float = 0.0) -> np.ndarray:
     """Pad an [H, W] or [H, W, C] float image (0..1) to a centred square with ``fill`` and resize it
-    to [size, size(, C)] (bicubic, clipped to 0..1)."""
+    to [size, size(, C)] (bicubic, clipped to 0..1). ``feather`` > 0 first fades the image to ``fill``
+    towards its border over that fraction of the square's side (smoothstep of the distance to the
+    nearest edge), so the picture meets the padding without an edge."""
     h, w = array.shape[:2]
     side = max(h, w)
+    if feather > 0:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+        near = np.minimum(np.minimum(xx, w - xx), np.minimum(yy, h - yy))
+        a = np.clip(near / (feather * side), 0.0, 1.0)
+        a = (a * a * (3 - 2 * a)).reshape((h, w) + (1,) * (array.ndim - 2))
+        array = fill + (array - fill) * a
     shape = (side, side) + array.shape[2:]
     square = np.full(shape, fill, dtype=np.float32)
     top, left = (side - h) // 2, (side - w) // 2

@@ -1,4 +1,4 @@
-"""The CLIP perceptual loss of CLIPasso for a frozen ModifiedResNet image encoder (RN101).
+"""The CLIP perceptual loss of CLIPasso for a frozen image encoder (CLIP RN101, or any ``SketchEncoder``).
 
 For a pair (sketch, target): geometric loss = sum over layers of weight x mean squared difference of
 the activations (layer2 and layer3, weight 1 each), plus semantic loss = 0.1 x (1 - cosine similarity)
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import Features, ImageEncoder
+from .backbones import Features, ImageEncoder, SketchEncoder, normalize
 
 GEOMETRIC_LAYERS = {"layer2": 1.0, "layer3": 1.0}
 SEMANTIC_WEIGHT = 0.1
@@ -22,21 +22,26 @@ ORIGINAL_AUGMENTATIONS = 4
 
 
 class ClipLoss(nn.Module):
-    """Encodes images and scores (sketch, target) pairs. ``bf16``: run the encoder under bfloat16
-    autocast with channels_last memory (the loss itself is computed in float32)."""
+    """Encodes images with a ``SketchEncoder`` (a bare open_clip tower is wrapped) and scores
+    (sketch, target) pairs. ``bf16``: run the encoder under bfloat16 autocast with channels_last
+    memory (the loss itself is computed in float32); ignored by an encoder without bfloat16 in its
+    ``compute_dtypes``."""
 
-    def __init__(self, encoder: nn.Module, bf16: bool = False):
+    def __init__(self, encoder: SketchEncoder | nn.Module, bf16: bool = False):
         super().__init__()
         self.encoder = ImageEncoder.of(encoder)
-        self.bf16 = bf16
-        if bf16:
-            self.encoder.use_channels_last()
+        self.bf16 = bf16 and torch.bfloat16 in self.encoder.compute_dtypes
+        if self.bf16:
+            self.encoder.to(memory_format=torch.channels_last)
 
     def encode(self, images: torch.Tensor) -> Features:
-        """Features of images [B, 3, 224, 224] in 0..1 (gradients flow to the images only)."""
+        """Features of images [B, 3, S, S] in 0..1 (gradients flow to the images only)."""
+        x = normalize(images, self.encoder)
+        if self.bf16:
+            x = x.contiguous(memory_format=torch.channels_last)
         context = torch.autocast(images.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         with context:
-            features = self.encoder.features(images)
+            features = self.encoder.features(x)
         return features.to(torch.float32)
 
     @staticmethod

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from . import __version__
-from .backbones import PROFILES, load_encoder
+from .backbones import PROFILES, Encoders, load_encoder
+from . import canvas as canvas_module
 from .canvas import CanvasTransform, pad_and_resize
 from .config import CANVAS, SEED_STRIDE, Preset, SketchConfig
 from .contract import events
@@ -76,7 +77,8 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig) -> Prepared:
-    """Load the image, mask its background as configured, and put it on the canvas."""
+    """Load the image, mask its background as configured, and put it on the canvas (the target fades
+    to white at the image's border, ``canvas.TARGET_FEATHER``)."""
     loaded = image if isinstance(image, LoadedImage) else load_image(image or EXAMPLE_IMAGE)
     rgb = loaded.rgb
     masked = False
@@ -85,7 +87,7 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
     elif needs_rembg(config.mask, rgb, loaded.alpha):
         rgb, masked = apply_mask(rgb, rembg_mask(rgb, config.mask_model)), True
     transform = CanvasTransform(loaded.width, loaded.height, CANVAS)
-    target = torch.from_numpy(pad_and_resize(rgb, CANVAS, fill=1.0)).permute(2, 0, 1).contiguous()
+    target = torch.from_numpy(pad_and_resize(rgb, CANVAS, fill=1.0, feather=canvas_module.TARGET_FEATHER)).permute(2, 0, 1).contiguous()
     return Prepared(transform, target, masked)
 
 
@@ -122,13 +124,14 @@ def _init_points(init: Sketch, transform: CanvasTransform) -> np.ndarray:
 
 
 def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepared, device: torch.device,
-                    seeds: list[int]) -> torch.Tensor:
-    """Starting control points [B, S, 4, 2] (canvas px) for each seed."""
+                    seeds: list[int], encoders: Encoders = Encoders()) -> torch.Tensor:
+    """Starting control points [B, S, 4, 2] (canvas px) for each seed (saliency from
+    ``encoders.saliency``, else the backbone profile's model)."""
     if init is not None:
         points = _init_points(init, prepared.transform)
         return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
-    vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights).to(device)
-    probs = start_probabilities(vit, prepared.target.to(device))
+    vit = encoders.saliency or load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights)
+    probs = start_probabilities(vit.to(device), prepared.target.to(device))
     del vit
     per_seed = []
     for seed in seeds:
@@ -180,20 +183,22 @@ def canvas_raster(sketch: Sketch, size: int = CANVAS) -> np.ndarray:
 @dataclass
 class Engine:
     """What a run works with, decided once: the preset (iterations applied), the CLIP backbone's
-    profile, the device and whether bf16 autocast is used; ``loss`` is loaded by ``load_loss``."""
+    profile, the device, whether bf16 autocast is used and the ``encoders`` that replace the
+    profile's; ``loss`` is loaded by ``load_loss``."""
 
     config: SketchConfig
     preset: Preset
     profile: object
     device: torch.device
     bf16: bool
+    encoders: Encoders = Encoders()
     loss: ClipLoss | None = None
 
     def load_loss(self) -> ClipLoss:
-        """The CLIP loss on the device (loaded on the first call)."""
+        """The loss on the device (loaded on the first call)."""
         if self.loss is None:
-            encoder = load_encoder(self.profile, "loss", self.config.clip_weights).to(self.device)
-            self.loss = ClipLoss(encoder, bf16=self.bf16)
+            encoder = self.encoders.loss or load_encoder(self.profile, "loss", self.config.clip_weights)
+            self.loss = ClipLoss(encoder.to(self.device), bf16=self.bf16)
         return self.loss
 
     def style(self, prepared: Prepared, strokes: int) -> StrokeStyle:
@@ -204,20 +209,24 @@ class Engine:
 
     def metadata(self) -> dict:
         """The run's settings for a result's metadata."""
-        return {"generator": "clipasso", "version": __version__, "backbone": self.profile.name,
-                "random_weights": self.profile.random, "preset": self.preset.name,
+        custom = self.encoders.loss
+        return {"generator": "clipasso", "version": __version__,
+                "backbone": custom.name if custom is not None else self.profile.name,
+                "random_weights": self.profile.random and custom is None, "preset": self.preset.name,
                 "precision": "bf16" if self.bf16 else "fp32", "device": self.device.type, "canvas": CANVAS}
 
 
-def start_engine(config: SketchConfig) -> Engine:
-    """The engine of a validated config (warns when the backbone has random weights)."""
+def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engine:
+    """The engine of a validated config (warns when a network of the backbone profile with random
+    weights will be used)."""
     profile = PROFILES[config.backbone]
-    if profile.random:
+    encoders = encoders or Encoders()
+    if profile.random and (encoders.loss is None or encoders.saliency is None):
         warnings.warn(f"backbone {profile.name!r} uses RANDOM CLIP weights: the result is a smoke "
                       f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=3)
     preset = config.resolved_preset()
     device = resolve_device(config.device)
-    return Engine(config, preset, profile, device, preset.precision == "auto" and bf16_supported(device))
+    return Engine(config, preset, profile, device, preset.precision == "auto" and bf16_supported(device), encoders)
 
 
 def step_reporter(progress: Callable[[events.Event], None] | None, config: SketchConfig, prepared: Prepared,
@@ -266,7 +275,7 @@ def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
     stop_if_cancelled()
     seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
     torch.manual_seed(config.seed)
-    points = _initial_points(config, init, prepared, engine.device, seeds)
+    points = _initial_points(config, init, prepared, engine.device, seeds, engine.encoders)
     stop_if_cancelled()
     loss = engine.load_loss()
     stop_if_cancelled()
@@ -283,7 +292,8 @@ def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
 
 def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchConfig | None = None,
            progress: Callable[[events.Event], None] | None = None,
-           cancel: threading.Event | None = None, timings: dict[str, float] | None = None) -> Sketch:
+           cancel: threading.Event | None = None, timings: dict[str, float] | None = None,
+           encoders: Encoders | None = None) -> Sketch:
     """Sketch an image (a path, a ``LoadedImage``, or None for the bundled example).
 
     progress receives ``contract.events`` objects: ``Progress`` after every step, ``Preview`` (the
@@ -292,15 +302,16 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     once the optimisation has run a step, the best sketch so far is returned with
     ``metadata["cancelled"] = True``; before that (loading, masking, init), ``Cancelled`` is raised.
     ``timings`` (benchmarks): a dict that receives seconds per phase ("render", "loss", "eval", see
-    ``optimize``).
+    ``optimize``). ``encoders`` (``backbones.Encoders``): image networks that replace the backbone
+    profile's for the loss and/or the saliency (any ``backbones.SketchEncoder``).
     """
     with reporting(progress):  # model downloads also report to progress
-        return _sketch(image, config, progress, cancel, timings)
+        return _sketch(image, config, progress, cancel, timings, encoders)
 
 
-def _sketch(image, config, progress, cancel, timings) -> Sketch:
+def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
     config = (config or SketchConfig()).validate()
-    engine = start_engine(config)
+    engine = start_engine(config, encoders)
     started = time.perf_counter()
     cancelled = cancel.is_set if cancel is not None else (lambda: False)
     init = read_init(config.init) if config.init else None

@@ -11,12 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backbones import ImageEncoder
+from .backbones import ImageEncoder, SketchEncoder, normalize
 from .edges import xdog_edges
 
-def attention_map(vit: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """Saliency [H, W] in 0..1 of image [3, H, W]: ``ImageEncoder.cls_attention`` of the ViT."""
-    return ImageEncoder.of(vit).cls_attention(image)
+def attention_map(encoder: SketchEncoder | nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """Saliency [H, W] in 0..1 of image [3, H, W] (0..1): the encoder's ``attention`` (a bare open_clip
+    ViT is wrapped: its CLS attention)."""
+    encoder = ImageEncoder.of(encoder)
+    return encoder.attention(normalize(image, encoder))
 
 
 def sampling_probabilities(saliency: np.ndarray, edges: np.ndarray, temperature: float = 0.3) -> np.ndarray:
@@ -35,7 +37,7 @@ def sampling_probabilities(saliency: np.ndarray, edges: np.ndarray, temperature:
     return probs / probs.sum()
 
 
-def start_probabilities(vit: nn.Module, target: torch.Tensor, temperature: float = 0.3) -> np.ndarray:
+def start_probabilities(vit: SketchEncoder | nn.Module, target: torch.Tensor, temperature: float = 0.3) -> np.ndarray:
     """The start-point distribution [H, W] (float64, sums to 1) of target [3, H, W] in 0..1 (on the
     ViT's device, H = W = the ViT's input size), exactly as the pipeline samples from it:
     ``sampling_probabilities`` (softmax at ``temperature`` over the positive pixels) of the

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from clipasso_core.backbones import PROFILES, Features, ImageEncoder, clip_normalize, load_encoder
+from clipasso_core.backbones import PROFILES, Features, ImageEncoder, SketchEncoder, load_encoder, normalize
 from clipasso_core.errors import ModelUnavailableError
 
 
@@ -18,6 +18,7 @@ def tiny():
 def test_tiny_profile_has_the_families_and_is_frozen(tiny):
     loss, vit = tiny
     assert isinstance(loss, ImageEncoder) and isinstance(vit, ImageEncoder)
+    assert isinstance(loss, SketchEncoder) and loss.name == "tiny-random clipasso-tiny-rn"
     assert type(loss.visual).__name__ == "ModifiedResNet" and type(vit.visual).__name__ == "VisionTransformer"
     assert not any(p.requires_grad for p in loss.parameters())
     assert not loss.training and not loss.visual.training
@@ -42,15 +43,17 @@ def test_features_have_the_shapes_the_loss_needs(tiny):
 
 def test_features_in_channels_last_are_the_same(tiny):
     images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    other = load_encoder(PROFILES["tiny-random"], "loss").use_channels_last()
+    other = load_encoder(PROFILES["tiny-random"], "loss").to(memory_format=torch.channels_last)
     with torch.no_grad():
-        a, b = tiny[0].features(images), other.features(images)
+        a, b = tiny[0].features(images), other.features(images.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(a.layer3, b.layer3, atol=1e-4) and torch.allclose(a.embedding, b.embedding, atol=1e-4)
 
 
 def reference_attention(vit, image):
     """The CLS-to-patch attention as it was computed in saliency.attention_map before the adapter."""
-    x = vit._embeds(clip_normalize(image[None]))
+    mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
+    std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
+    x = vit._embeds((image[None] - mean) / std)
     rows = []
     for block in vit.transformer.resblocks:
         y = block.ln_1(x)
@@ -64,14 +67,15 @@ def reference_attention(vit, image):
     return (saliency - saliency.min()) / (saliency.max() - saliency.min()).clamp_min(1e-12)
 
 
-def test_cls_attention_is_the_old_computation(tiny):
+def test_attention_is_the_old_computation_on_clip_normalised_input(tiny):
     vit = tiny[1]
     image = torch.rand(3, 224, 224, generator=torch.Generator().manual_seed(2))
-    saliency = vit.cls_attention(image)
+    saliency = vit.attention(normalize(image, vit))
     with torch.no_grad():
         assert torch.equal(saliency, reference_attention(vit.visual, image))
     assert saliency.shape == (224, 224) and not saliency.requires_grad
-    assert torch.equal(ImageEncoder.of(vit.visual).cls_attention(image), saliency)  # a bare tower, wrapped
+    wrapped = ImageEncoder.of(vit.visual)  # a bare tower, wrapped
+    assert torch.equal(wrapped.attention(normalize(image, wrapped)), saliency)
     assert ImageEncoder.of(vit) is vit
 
 

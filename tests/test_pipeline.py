@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from clipasso_core.config import SketchConfig
@@ -117,3 +118,53 @@ def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
     monkeypatch.setattr(pipeline.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(pipeline, "mps_available", lambda: True)
     assert pipeline.resolve_device("auto").type == "cuda"
+
+
+class CornerEncoder(torch.nn.Module):
+    """A toy ``SketchEncoder``: a pooled 3x3 conv for every role, attention all in the top-left quarter."""
+
+    name = "corner-test"
+    input_size = 224
+    mean = (0.5, 0.5, 0.5)
+    std = (0.25, 0.25, 0.25)
+    compute_dtypes = (torch.float32,)
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.calls = []
+        self.eval().requires_grad_(False)
+
+    def features(self, images):
+        from clipasso_core.backbones import Features
+
+        self.calls.append(("features", float(images.min()), float(images.max())))
+        x = self.conv(images)
+        return Features(F.avg_pool2d(x, 8), F.avg_pool2d(x, 16), x.mean((2, 3)))
+
+    def attention(self, image):
+        self.calls.append(("attention", float(image.min()), float(image.max())))
+        saliency = torch.zeros(image.shape[-2:])
+        saliency[:112, :112] = 1.0
+        return saliency
+
+
+def test_encoders_replace_the_profiles_networks_for_loss_and_saliency(tmp_path):
+    from clipasso_core.backbones import Encoders, SketchEncoder
+
+    toy = CornerEncoder()
+    assert isinstance(toy, SketchEncoder)
+    square = np.full((200, 200, 3), 255, np.uint8)
+    square[20:180, 20:180] = 0  # a black square: edges on all four sides, only two in the salient quarter
+    path = tmp_path / "square.png"
+    Image.fromarray(square).save(path)
+    result = sketch(path, SketchConfig(strokes=6, preset="fast", iterations=3, mask="off", backbone="tiny-random"),
+                    encoders=Encoders(loss=toy, saliency=toy))
+    assert result.metadata["backbone"] == "corner-test" and result.metadata["random_weights"] is False
+    kinds = {kind for kind, *_ in toy.calls}
+    assert kinds == {"features", "attention"}
+    # the pipeline normalised 0..1 images with the encoder's own mean and std: white -> (1 - 0.5) / 0.25
+    assert max(high for _, _, high in toy.calls) == pytest.approx(2.0)
+    assert min(low for _, low, _ in toy.calls) >= -2.0 - 1e-6
+    # every stroke started in the salient top-left quarter (100 px of 200; 3 steps move a few px)
+    assert all(max(stroke.points[0]) < 100 + 20 for stroke in result.strokes)
