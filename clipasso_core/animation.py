@@ -70,7 +70,8 @@ def follow(engine: Engine, prepared: Prepared, predicted: torch.Tensor, referenc
     """One later frame: strokes from ``predicted`` points [S, 4, 2] (canvas px) optimised on a short
     schedule with the temporal term. Returns (points [S, 4, 2], loss without the term, cancelled)."""
     schedule = frame_schedule(engine.preset)
-    clip = ClipObjective(engine.load_loss(), prepared.target.to(engine.device), schedule, rng)
+    clip = ClipObjective(engine.load_loss(), prepared.target.to(engine.device), schedule, rng,
+                         engine.config.canvas_stroke_width)
     weight = TEMPORAL_WEIGHT * abs(reference_loss)
 
     def temporal(points: torch.Tensor) -> torch.Tensor:

@@ -105,6 +105,25 @@ class Encoders:
     loss: SketchEncoder | None = None
     saliency: SketchEncoder | None = None
 
+    def checked(self, size: int) -> "Encoders":
+        """Each given encoder checked for its role (``ImageEncoder.of``; ValueError when its
+        ``input_size`` is not the canvas ``size``), put in eval mode without parameter gradients
+        (the modules are changed in place)."""
+        checked = {}
+        for role in ("loss", "saliency"):
+            encoder = getattr(self, role)
+            if encoder is not None:
+                encoder = ImageEncoder.of(encoder, role).eval().requires_grad_(False)
+                if encoder.input_size != size:
+                    raise ValueError(f"the {role} encoder {encoder.name!r} takes {encoder.input_size} px images; "
+                                     f"the canvas is {size} px")
+            checked[role] = encoder
+        return Encoders(**checked)
+
+
+ROLE_METHOD = {"loss": "features", "saliency": "attention"}
+"""The ``SketchEncoder`` method each role calls."""
+
 
 def normalize(images: torch.Tensor, encoder: SketchEncoder) -> torch.Tensor:
     """Images [B, 3, H, W] (or [3, H, W]) in 0..1 normalised as ``encoder`` expects."""
@@ -133,9 +152,21 @@ class ImageEncoder(nn.Module):
         self.name = name
 
     @classmethod
-    def of(cls, encoder: nn.Module) -> SketchEncoder:
-        """``encoder`` when it is a ``SketchEncoder`` already, else the bare open_clip tower wrapped."""
-        return encoder if isinstance(encoder, SketchEncoder) else cls(encoder)
+    def of(cls, encoder: nn.Module, role: str = "loss") -> SketchEncoder:
+        """A bare open_clip image tower wrapped; any other module returned as it is when it has the
+        ``SketchEncoder`` members of ``role`` ("loss": ``features``, "saliency": ``attention``), else
+        TypeError naming what it lacks."""
+        from open_clip.modified_resnet import ModifiedResNet
+        from open_clip.transformer import VisionTransformer
+
+        if isinstance(encoder, (ModifiedResNet, VisionTransformer)):
+            return cls(encoder)
+        needed = ("name", "input_size", "mean", "std", "compute_dtypes", ROLE_METHOD[role])
+        missing = [member for member in needed if not hasattr(encoder, member)]
+        if missing:
+            raise TypeError(f"{type(encoder).__name__} is not a SketchEncoder for the {role}: it has no "
+                            f"{', '.join(missing)}")
+        return encoder
 
     def features(self, images: torch.Tensor) -> Features:
         """Features of normalised images [B, 3, 224, 224], in the dtype the layers compute in."""

@@ -47,8 +47,8 @@ class CanvasTransform:
         return x0, y0, x1, y1
 
 
-TARGET_FEATHER = 0.06
-"""Band (fraction of the square's side) over which the loss target fades to white at the image's
+TARGET_FEATHER = 0.08
+"""Band (fraction of the image's shorter side) over which the loss target fades to white at the image's
 border: no hard edge where a full-frame photo meets the padding, so no strokes are spent drawing the
 frame (``tools/bench_quality.py`` measures it as border ink)."""
 
@@ -56,14 +56,14 @@ frame (``tools/bench_quality.py`` measures it as border ink)."""
 def pad_and_resize(array: np.ndarray, size: int, fill: float, feather: float = 0.0) -> np.ndarray:
     """Pad an [H, W] or [H, W, C] float image (0..1) to a centred square with ``fill`` and resize it
     to [size, size(, C)] (bicubic, clipped to 0..1). ``feather`` > 0 first fades the image to ``fill``
-    towards its border over that fraction of the square's side (smoothstep of the distance to the
+    towards its border over that fraction of its shorter side (smoothstep of the distance to the
     nearest edge), so the picture meets the padding without an edge."""
     h, w = array.shape[:2]
     side = max(h, w)
     if feather > 0:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
         near = np.minimum(np.minimum(xx, w - xx), np.minimum(yy, h - yy))
-        a = np.clip(near / (feather * side), 0.0, 1.0)
+        a = np.clip(near / (feather * min(h, w)), 0.0, 1.0)
         a = (a * a * (3 - 2 * a)).reshape((h, w) + (1,) * (array.ndim - 2))
         array = fill + (array - fill) * a
     shape = (side, side) + array.shape[2:]

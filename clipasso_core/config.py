@@ -34,7 +34,8 @@ class Preset:
     min_delta / patience: stop a seed after ``patience`` evaluations in a row within ``min_delta`` of
     its best; seeds: default number of seeds; prune_at: fraction of the steps after which only the
     best seed so far continues (0 = all seeds run to the end); seed_chunk: seeds per forward/backward
-    batch (0 = all at once; smaller bounds peak memory).
+    batch (0 = all at once; smaller bounds peak memory); overlap: weight of the penalty on strokes
+    lying on strokes, relative to the loss (``optimize.ClipObjective``; 0 = none, the original).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Preset:
     seeds: int = 3
     prune_at: float = 0.0
     seed_chunk: int = 0
+    overlap: float = 0.0
 
 
 PRESETS = {

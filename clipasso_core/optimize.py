@@ -25,7 +25,7 @@ import torch
 
 from .augment import apply_grids, sample_grids
 from .config import CANVAS, Preset
-from .loss import ClipLoss, Features
+from .loss import ClipLoss, Features, overlap
 from .rasterizer import render
 
 
@@ -109,11 +109,24 @@ class TargetFeatures:
 class ClipObjective:
     """CLIPasso's loss against target [3, H, W] (0..1): per sketch one clean pair and
     ``preset.augmentations`` augmented ones (the same augmentation on sketch and target), target
-    features as ``preset.target_bank`` says (``TargetFeatures``; rng draws the bank)."""
+    features as ``preset.target_bank`` says (``TargetFeatures``; rng draws the bank). With
+    ``preset.overlap`` > 0, overlap x ``loss.overlap`` of the points (radius 2 x ``stroke_width``
+    px) x the clean pair's loss (no gradient through that factor) is added to every pair: a penalty
+    on strokes lying on strokes, relative to the loss whatever the network's scale."""
 
-    def __init__(self, loss: ClipLoss, target: torch.Tensor, preset: Preset, rng: np.random.Generator):
+    def __init__(self, loss: ClipLoss, target: torch.Tensor, preset: Preset, rng: np.random.Generator,
+                 stroke_width: float = 3.0):
         self.loss, self.augmentations = loss, preset.augmentations
         self.targets = TargetFeatures(loss, target, preset.target_bank, rng)
+        self.overlap_weight, self.radius = preset.overlap, 2.0 * stroke_width
+
+    def _with_overlap(self, losses: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """losses [B] or [B, P] plus the overlap penalty of points [B, S, 4, 2] (scaled by the clean loss)."""
+        if not self.overlap_weight:
+            return losses
+        penalty = self.overlap_weight * overlap(points, self.radius)
+        scale = (losses if losses.dim() == 1 else losses[:, 0]).detach()
+        return losses + (penalty * scale).view(-1, *([1] * (losses.dim() - 1)))
 
     def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
                     rngs: list[np.random.Generator]) -> torch.Tensor:
@@ -123,10 +136,11 @@ class ClipObjective:
             batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
             target_feats += [self.targets.clean, feats]
         losses = ClipLoss.pair_losses(self.loss.encode(torch.cat(batch)), Features.cat(target_feats))
-        return losses.view(len(rngs), 1 + self.augmentations)
+        return self._with_overlap(losses.view(len(rngs), 1 + self.augmentations), points)
 
     def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return ClipLoss.pair_losses(self.loss.encode(sketches), self.targets.clean[[0] * len(sketches)])
+        clean = ClipLoss.pair_losses(self.loss.encode(sketches), self.targets.clean[[0] * len(sketches)])
+        return self._with_overlap(clean, points)
 
 
 class WithPointsPenalty:

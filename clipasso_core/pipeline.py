@@ -130,7 +130,9 @@ def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepare
     if init is not None:
         points = _init_points(init, prepared.transform)
         return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
-    vit = encoders.saliency or load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights)
+    vit = encoders.saliency
+    if vit is None:
+        vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights)
     probs = start_probabilities(vit.to(device), prepared.target.to(device))
     del vit
     per_seed = []
@@ -197,7 +199,9 @@ class Engine:
     def load_loss(self) -> ClipLoss:
         """The loss on the device (loaded on the first call)."""
         if self.loss is None:
-            encoder = self.encoders.loss or load_encoder(self.profile, "loss", self.config.clip_weights)
+            encoder = self.encoders.loss
+            if encoder is None:
+                encoder = load_encoder(self.profile, "loss", self.config.clip_weights)
             self.loss = ClipLoss(encoder.to(self.device), bf16=self.bf16)
         return self.loss
 
@@ -207,26 +211,40 @@ class Engine:
         colors = torch.tensor(_rgba(self.config.color, self.config.opacity), device=self.device)
         return StrokeStyle(widths, colors.expand(strokes, 4), prepared.transform.image_box(), CANVAS)
 
+    @property
+    def random_weights(self) -> bool:
+        """Whether a network of the profile with random weights is used (saliency only without --init)."""
+        needs_profile = self.encoders.loss is None or (self.encoders.saliency is None and not self.config.init)
+        return self.profile.random and needs_profile
+
     def metadata(self) -> dict:
-        """The run's settings for a result's metadata."""
-        custom = self.encoders.loss
+        """The run's settings for a result's metadata ("saliency": a custom saliency encoder's name)."""
+        loss, saliency = self.encoders.loss, self.encoders.saliency
         return {"generator": "clipasso", "version": __version__,
-                "backbone": custom.name if custom is not None else self.profile.name,
-                "random_weights": self.profile.random and custom is None, "preset": self.preset.name,
+                "backbone": loss.name if loss is not None else self.profile.name,
+                **({"saliency": saliency.name} if saliency is not None else {}),
+                "random_weights": self.random_weights, "preset": self.preset.name,
                 "precision": "bf16" if self.bf16 else "fp32", "device": self.device.type, "canvas": CANVAS}
 
 
 def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engine:
-    """The engine of a validated config (warns when a network of the backbone profile with random
-    weights will be used)."""
-    profile = PROFILES[config.backbone]
-    encoders = encoders or Encoders()
-    if profile.random and (encoders.loss is None or encoders.saliency is None):
-        warnings.warn(f"backbone {profile.name!r} uses RANDOM CLIP weights: the result is a smoke "
-                      f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=3)
+    """The engine of a validated config and the encoders replacing the profile's (checked, frozen;
+    InputError for one that does not fit the canvas). Warns when a network of the backbone profile
+    with random weights will be used. bf16 autocast: preset "auto", a device that supports it and a
+    loss encoder that computes in bfloat16."""
+    try:
+        encoders = (encoders or Encoders()).checked(CANVAS)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     preset = config.resolved_preset()
     device = resolve_device(config.device)
-    return Engine(config, preset, profile, device, preset.precision == "auto" and bf16_supported(device), encoders)
+    loss_dtypes = encoders.loss.compute_dtypes if encoders.loss is not None else (torch.bfloat16,)
+    bf16 = preset.precision == "auto" and bf16_supported(device) and torch.bfloat16 in loss_dtypes
+    engine = Engine(config, preset, PROFILES[config.backbone], device, bf16, encoders)
+    if engine.random_weights:
+        warnings.warn(f"backbone {config.backbone!r} uses RANDOM CLIP weights: the result is a smoke "
+                      f"test of the pipeline, not a meaningful sketch", RandomWeightsWarning, stacklevel=3)
+    return engine
 
 
 def step_reporter(progress: Callable[[events.Event], None] | None, config: SketchConfig, prepared: Prepared,
@@ -280,7 +298,8 @@ def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
     loss = engine.load_loss()
     stop_if_cancelled()
     rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
-    objective = ClipObjective(loss, prepared.target.to(engine.device), engine.preset, rngs[0])
+    objective = ClipObjective(loss, prepared.target.to(engine.device), engine.preset, rngs[0],
+                              config.canvas_stroke_width)
     style = engine.style(prepared, points.shape[1])
     result = optimize(points, style, objective, engine.preset, rngs, report, cancelled, timings)
     if result.cancelled and max(result.iterations) == 0:

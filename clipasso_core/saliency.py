@@ -1,7 +1,7 @@
 """Saliency-guided stroke initialisation.
 
 The saliency map is the CLS token's attention to the image patches in a CLIP ViT, averaged over
-heads and blocks; start points are sampled from saliency x XDoG edges with a softmax of
+heads and blocks (or another ``SketchEncoder``'s ``attention``); start points are sampled from saliency x XDoG edges with a softmax of
 temperature 0.3, without replacement; each stroke is a cubic whose next control point is the
 previous one plus a uniform offset of +-0.025 x canvas per axis.
 """
@@ -17,7 +17,7 @@ from .edges import xdog_edges
 def attention_map(encoder: SketchEncoder | nn.Module, image: torch.Tensor) -> torch.Tensor:
     """Saliency [H, W] in 0..1 of image [3, H, W] (0..1): the encoder's ``attention`` (a bare open_clip
     ViT is wrapped: its CLS attention)."""
-    encoder = ImageEncoder.of(encoder)
+    encoder = ImageEncoder.of(encoder, "saliency")
     return encoder.attention(normalize(image, encoder))
 
 

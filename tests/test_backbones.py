@@ -154,3 +154,28 @@ def test_openai_weights_offline_and_uncached_fail_fast(tmp_path, monkeypatch):
         load_encoder(PROFILES["openai"], "loss")
     with pytest.raises(ModelUnavailableError, match=r"ViT-B-32.*--saliency-weights"):
         load_encoder(PROFILES["openai"], "saliency")
+
+
+def test_encoders_are_checked_for_their_role_and_frozen():
+    from clipasso_core.backbones import Encoders
+
+    with pytest.raises(TypeError, match="no name, input_size, mean, std, compute_dtypes, features"):
+        ImageEncoder.of(torch.nn.Linear(2, 2))
+    tower = load_encoder(PROFILES["tiny-random"], "saliency").visual
+    assert isinstance(ImageEncoder.of(tower, "saliency"), ImageEncoder)  # a bare open_clip tower is wrapped
+
+    class Half(torch.nn.Linear):
+        name, input_size, mean, std, compute_dtypes = "half", 112, (0.5,) * 3, (0.5,) * 3, (torch.float32,)
+
+        def features(self, images):
+            return images
+
+    net = Half(2, 2).train()
+    with pytest.raises(TypeError, match="no attention"):
+        Encoders(saliency=net).checked(224)
+    with pytest.raises(ValueError, match="takes 112 px images; the canvas is 224 px"):
+        Encoders(loss=net).checked(224)
+    net.input_size = 224
+    checked = Encoders(loss=net).checked(224)
+    assert checked.loss is net and checked.saliency is None
+    assert not net.training and not any(p.requires_grad for p in net.parameters())

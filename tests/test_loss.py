@@ -55,3 +55,23 @@ def test_pair_losses_are_zero_for_equal_features_and_grow_with_the_difference():
                  torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
     assert torch.allclose(ClipLoss.pair_losses(a, a), torch.zeros(2))
     assert torch.allclose(ClipLoss.pair_losses(a, b), torch.tensor([0.0, 4.0 + 0.1 * 1.0]))
+
+
+def line(x0, y0, x1, y1):
+    """Control points [4, 2] of a straight cubic."""
+    return [[x0 + (x1 - x0) * k / 3, y0 + (y1 - y0) * k / 3] for k in range(4)]
+
+
+def test_overlap_counts_strokes_side_by_side_and_folded_not_apart_or_crossing():
+    from clipasso_core.loss import overlap
+
+    apart = torch.tensor([[line(40, 60, 180, 60), line(40, 160, 180, 160)]])
+    crossing = torch.tensor([[line(40, 100, 180, 100), line(110, 30, 110, 170)]])
+    side_by_side = torch.tensor([[line(40, 60, 180, 60), line(40, 63, 180, 63)]])
+    folded = torch.tensor([[[[40.0, 100.0], [200.0, 100.0], [200.0, 103.0], [40.0, 103.0]]]])
+    values = overlap(torch.cat([apart, crossing, side_by_side]), radius=6.0)
+    assert values[0] == 0 and values[1] < 0.05 and values[2] > 0.2
+    assert overlap(folded, radius=6.0)[0] > 0.1 and overlap(apart[:, :1], radius=6.0)[0] == 0  # one straight stroke
+    points = side_by_side.clone().requires_grad_(True)
+    overlap(points, radius=6.0).sum().backward()
+    assert points.grad[0, 0, :, 1].sum() > 0 > points.grad[0, 1, :, 1].sum()  # descent moves them apart

@@ -200,3 +200,23 @@ def test_trainer_step_moves_only_the_given_seeds_and_clamps(setup):
     assert set(timings) == {"render", "loss"}
     assert trainer.clean_losses([0])[0] == pytest.approx(
         clean_loss(loss, target, trainer.params[0].detach(), widths, colors), rel=1e-5)
+
+
+def test_overlap_adds_the_weighted_penalty_times_the_clean_loss_to_every_pair(setup):
+    from clipasso_core.loss import overlap
+
+    loss, target, points, widths, colors = setup
+    preset = replace(PRESETS["paper"], augmentations=2)
+    plain = ClipObjective(loss, target, preset, np.random.default_rng(0))
+    penalised = ClipObjective(loss, target, replace(preset, overlap=2.0), np.random.default_rng(0), stroke_width=3.0)
+    stacked = points[:1].clone()
+    stacked[:, 1] = stacked[:, 0] + 1.0  # stroke 1 lies on stroke 0
+    sketches = StrokeStyle(widths, colors, FULL).render(stacked).detach()
+    with torch.no_grad():
+        factor = 1 + 2.0 * overlap(stacked, 6.0)
+        assert factor.item() > 1.05
+        pairs = plain.pair_losses(sketches, stacked, [np.random.default_rng(3)])
+        assert torch.allclose(penalised.pair_losses(sketches, stacked, [np.random.default_rng(3)]),
+                              pairs + (factor - 1) * pairs[:, :1], rtol=1e-5)
+        assert torch.allclose(penalised.clean_losses(sketches, stacked), plain.clean_losses(sketches, stacked) * factor,
+                              rtol=1e-5)

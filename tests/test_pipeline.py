@@ -161,6 +161,8 @@ def test_encoders_replace_the_profiles_networks_for_loss_and_saliency(tmp_path):
     result = sketch(path, SketchConfig(strokes=6, preset="fast", iterations=3, mask="off", backbone="tiny-random"),
                     encoders=Encoders(loss=toy, saliency=toy))
     assert result.metadata["backbone"] == "corner-test" and result.metadata["random_weights"] is False
+    assert result.metadata["saliency"] == "corner-test"
+    assert result.metadata["precision"] == "fp32"  # the preset's "auto" precision, but it lists no bfloat16
     kinds = {kind for kind, *_ in toy.calls}
     assert kinds == {"features", "attention"}
     # the pipeline normalised 0..1 images with the encoder's own mean and std: white -> (1 - 0.5) / 0.25

@@ -58,8 +58,8 @@ def load_images(names: list[str]) -> dict:
             from PIL import Image
 
             array = getattr(skimage.data, name)()
-            if array.ndim == 2:  # the horse is a boolean silhouette: black on white
-                array = (np.where(array, 0, 255) if array.dtype == bool else array).astype(np.uint8)
+            if array.ndim == 2:  # the horse: a boolean silhouette, True outside it
+                array = (np.where(array, 255, 0) if array.dtype == bool else array).astype(np.uint8)
             path = Path(tempfile.mkdtemp()) / f"{name}.png"
             Image.fromarray(array).save(path)
             out[name] = load_image(path)
