@@ -53,6 +53,17 @@ border: no hard edge where a full-frame photo meets the padding, so no strokes a
 frame (``tools/bench_quality.py`` measures it as border ink)."""
 
 
+def inner_area(transform: CanvasTransform, band: float) -> np.ndarray:
+    """Canvas pixels [size, size] (bool) whose centres lie inside the image, at least ``band`` x its
+    shorter side from its border: outside the border fade of ``TARGET_FEATHER``."""
+    x0, y0, x1, y1 = transform.image_box()
+    margin = band * min(x1 - x0, y1 - y0)
+    centres = np.arange(transform.size) + 0.5
+    inside_x = (centres >= x0 + margin) & (centres <= x1 - margin)
+    inside_y = (centres >= y0 + margin) & (centres <= y1 - margin)
+    return inside_y[:, None] & inside_x[None, :]
+
+
 def pad_and_resize(array: np.ndarray, size: int, fill: float, feather: float = 0.0) -> np.ndarray:
     """Pad an [H, W] or [H, W, C] float image (0..1) to a centred square with ``fill`` and resize it
     to [size, size(, C)] (bicubic, clipped to 0..1). ``feather`` > 0 first fades the image to ``fill``

@@ -126,7 +126,7 @@ def _init_points(init: Sketch, transform: CanvasTransform) -> np.ndarray:
 def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepared, device: torch.device,
                     seeds: list[int], encoders: Encoders = Encoders()) -> torch.Tensor:
     """Starting control points [B, S, 4, 2] (canvas px) for each seed (saliency from
-    ``encoders.saliency``, else the backbone profile's model)."""
+    ``encoders.saliency``, else the backbone profile's model; none in the target's border fade)."""
     if init is not None:
         points = _init_points(init, prepared.transform)
         return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
@@ -135,6 +135,9 @@ def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepare
         vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights)
     probs = start_probabilities(vit.to(device), prepared.target.to(device))
     del vit
+    # no stroke starts in the border fade: its ramp reads as an edge along the whole frame
+    inner = probs * canvas_module.inner_area(prepared.transform, canvas_module.TARGET_FEATHER)
+    probs = inner / inner.sum() if inner.sum() > 0 else probs
     per_seed = []
     for seed in seeds:
         rng = np.random.default_rng(seed)

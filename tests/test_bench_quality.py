@@ -30,11 +30,11 @@ def test_overdraw_is_one_for_apart_strokes_and_counts_strokes_on_strokes():
 
 
 def test_a_line_along_the_frame_is_border_ink_and_a_frame_stroke():
-    # a wide image (2:1): the band is 4% of its 200 px height; a line 3 px below its top edge
+    # a wide image (2:1): the band is 8% of its 200 px height; a line 3 px below its top edge
     frame = bench.drawing_measures(Sketch(400, 200, [line(20, 3, 380, 3), line(20, 100, 380, 100)]))
     assert frame["frame_strokes"] == 1
     assert 0.4 < frame["border_ink"] < 0.6  # one of two equally long strokes
-    assert frame["border_area"] == pytest.approx(1 - (1 - 2 * 0.04 * 200 / 400) * (1 - 2 * 0.04), abs=0.02)
+    assert frame["border_area"] == pytest.approx(1 - (1 - 2 * bench.BAND * 200 / 400) * (1 - 2 * bench.BAND), abs=0.02)
 
 
 def test_a_stroke_folded_back_on_itself_turns_more_than_half_a_circle():

@@ -170,3 +170,19 @@ def test_encoders_replace_the_profiles_networks_for_loss_and_saliency(tmp_path):
     assert min(low for _, low, _ in toy.calls) >= -2.0 - 1e-6
     # every stroke started in the salient top-left quarter (100 px of 200; 3 steps move a few px)
     assert all(max(stroke.points[0]) < 100 + 20 for stroke in result.strokes)
+
+
+def test_no_stroke_starts_in_the_targets_border_fade(tmp_path):
+    from clipasso_core import canvas
+    from clipasso_core.pipeline import _initial_points
+
+    rng = np.random.default_rng(0)
+    noise = (rng.random((200, 300, 3)) * 255).astype(np.uint8)  # edges everywhere, up to the frame
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    config = SketchConfig(strokes=64, mask="off", backbone="tiny-random").validate()
+    prepared = prepare(str(tmp_path / "noise.png"), config)
+    starts = _initial_points(config, None, prepared, torch.device("cpu"), [0, 1000])[:, :, 0]  # [B, S, 2]
+    inner = canvas.inner_area(prepared.transform, canvas.TARGET_FEATHER)
+    x, y = starts[..., 0].long(), starts[..., 1].long()
+    assert inner[y.numpy(), x.numpy()].all()
+    assert inner.sum() < 0.8 * (224 * 224 * 200 / 300)  # the band is a real part of the image

@@ -29,14 +29,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 IMAGES = ("cat", "coffee", "astronaut", "horse")
-BAND = 0.04
-"""Width of the border band, as a fraction of the image's shorter side."""
+BAND = 0.08
+"""Width of the border band, as a fraction of the image's shorter side (the target's border fade, canvas.TARGET_FEATHER)."""
 
 
 def load_images(names: list[str]) -> dict:
@@ -127,6 +128,20 @@ def drawing_measures(sketch) -> dict:
     }
 
 
+class UniformSaliency(torch.nn.Module):
+    """A saliency ``SketchEncoder`` that prefers no place: start points follow the edges alone."""
+
+    name = "uniform"
+    compute_dtypes = (torch.float32,)
+
+    def __init__(self, like):
+        super().__init__()
+        self.input_size, self.mean, self.std = like.input_size, like.mean, like.std
+
+    def attention(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.ones(image.shape[-2:], device=image.device)
+
+
 def fp32_loss(sketch, target, encoder) -> float:
     """The clean pair's loss of a sketch against target [3, 224, 224] in fp32 (the same for every run)."""
     import torch
@@ -214,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--feather", type=float, default=None,
                         help="the target's border fade (canvas.TARGET_FEATHER; 0 = plain white padding)")
+    parser.add_argument("--saliency", default="cam", choices=("cam", "uniform"),
+                        help="stand-in start points: its class activation map, or uniform (edges alone)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None, help="folder for SVGs, contact sheet and table "
                         "(default tools/results/quality_<encoder>)")
@@ -249,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         from standin_mobilenet import load_standin
 
         standin = load_standin().to(args.device)
-        encoders, backbone, judge = Encoders(loss=standin, saliency=standin), "tiny-random", standin
+        saliency = standin if args.saliency == "cam" else UniformSaliency(standin)
+        encoders, backbone, judge = Encoders(loss=standin, saliency=saliency), "tiny-random", standin
     else:
         encoders, backbone = Encoders(), args.encoder
         judge = load_encoder(PROFILES[backbone], "loss").to(args.device)
@@ -284,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 stem = f"{image_name}_{preset}_{count}"
                 (out / f"{stem}.svg").write_text(svg)
                 row = {"image": image_name, "preset": preset, "strokes": count, "encoder": args.encoder,
-                       "feather": canvas_module.TARGET_FEATHER, "seeds": len(result.metadata["seeds"]),
+                       "feather": canvas_module.TARGET_FEATHER, "saliency": args.saliency, "seeds": len(result.metadata["seeds"]),
                        "steps": result.metadata["iterations"], "wall_s": round(wall, 1),
                        "loss": round(fp32_loss(result, target, judge), 4), **drawing_measures(result)}
                 if preset == args.reference:
