@@ -47,7 +47,7 @@ class CanvasTransform:
         return x0, y0, x1, y1
 
 
-TARGET_FEATHER = 0.08
+TARGET_FEATHER = 0.16
 """Band (fraction of the image's shorter side) over which the loss target fades to white at the image's
 border: no hard edge where a full-frame photo meets the padding, so no strokes are spent drawing the
 frame (``tools/bench_quality.py`` measures it as border ink)."""

@@ -57,9 +57,9 @@ class Preset:
 
 PRESETS = {
     "paper": Preset("paper", iterations=2001),
-    "default": Preset("default", iterations=600, lr=4.0, lr_end=0.05, target_bank=64, precision="auto",
+    "default": Preset("default", iterations=600, lr=2.0, lr_end=0.05, target_bank=64, precision="auto",
                       reuse_eval=True, prune_at=0.25, seed_chunk=2),
-    "fast": Preset("fast", iterations=90, lr=4.0, lr_end=0.05, augmentations=1, target_bank=16,
+    "fast": Preset("fast", iterations=90, lr=2.0, lr_end=0.05, augmentations=1, target_bank=16,
                    precision="auto", reuse_eval=True, seeds=1),
 }
 
