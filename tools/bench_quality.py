@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 IMAGES = ("cat", "coffee", "astronaut", "horse")
 BAND = 0.08
-"""Width of the border band, as a fraction of the image's shorter side (the target's border fade, canvas.TARGET_FEATHER)."""
+"""Width of the measured border band, as a fraction of the image's shorter side (fixed, so that runs
+with another border fade, --feather, compare)."""
 
 
 def load_images(names: list[str]) -> dict:
@@ -83,7 +84,7 @@ def drawing_measures(sketch) -> dict:
     """
     import torch
 
-    from clipasso_core.canvas import CanvasTransform
+    from clipasso_core.canvas import CanvasTransform, inner_area
     from clipasso_core.config import CANVAS
     from clipasso_core.rasterizer import render
 
@@ -96,10 +97,8 @@ def drawing_measures(sketch) -> dict:
     union = alone.max(0).values  # [H, W] the area the strokes cover together
     x0, y0, x1, y1 = t.image_box()
     band = BAND * min(x1 - x0, y1 - y0)
-    centres = torch.arange(CANVAS) + 0.5
-    yy, xx = torch.meshgrid(centres, centres, indexing="ij")
-    inside = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
-    near = inside & ((xx < x0 + band) | (xx > x1 - band) | (yy < y0 + band) | (yy > y1 - band))
+    inside = torch.from_numpy(inner_area(t, 0.0))
+    near = inside & ~torch.from_numpy(inner_area(t, BAND))
     ink = float(union.sum())
     tt = torch.linspace(0, 1, 65)[:, None]
     curve = ((1 - tt) ** 3)[None] * points[:, None, 0] + (3 * (1 - tt) ** 2 * tt)[None] * points[:, None, 1] \
