@@ -29,7 +29,8 @@ from .errors import Cancelled, InputError
 from .flow import flow_between, grey
 from .frames import FrameSource, open_frames
 from .optimize import ClipObjective, WithPointsPenalty, optimize
-from .pipeline import Engine, Prepared, _ranked_sketch, optimise_image, prepare, read_init, start_engine, step_reporter
+from .pipeline import (CancelCheck, Engine, Prepared, _ranked_sketch, optimise_image, prepare, read_init, start_engine,
+                       step_reporter)
 from .levels import RankedStrokes
 
 FRAME_FRACTION = 0.1
@@ -115,7 +116,8 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
     selection = source.select(start, end, step)
     init = read_init(config.init) if config.init else None
     engine = start_engine(config, encoders)
-    cancelled = cancel.is_set if cancel is not None else (lambda: False)
+    check = CancelCheck(cancel)
+    cancelled = check.check
     started = time.perf_counter()
     done: list[Frame] = []
     losses: list[float] = []
@@ -171,5 +173,5 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
     metadata = {**engine.metadata(), "strokes": config.strokes, "seed": config.seed, "frames": len(done),
                 "start": start, "step": step, "cuts": cuts, "steps": steps,
                 "mean_loss": round(float(np.mean(losses)), 6), "masked": masked,
-                "cancelled": cancelled(), "seconds": round(time.perf_counter() - started, 2)}
+                "cancelled": check.cut_short, "seconds": round(time.perf_counter() - started, 2)}
     return SketchSequence(source.width, source.height, fps or source.fps, done, metadata)

@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -24,17 +22,32 @@ from .contract import events
 from .contract.client import EXIT_CANCELLED
 from .contract.formats import FormatError
 from .contract.options import ANIMATE_OPTIONS, RUN_OPTIONS, WEIGHT_FILE_OPTIONS
-from .errors import ClipassoError, InputError
+from .errors import Cancelled, ClipassoError, InputError
+from .launcher import Stop
 
 
 class Reporter:
-    """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing. When the reader of
-    the JSON lines goes away (a closed pipe), the run is cancelled (``cancel``) and goes quiet."""
+    """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing. ``stop`` is the
+    process's cancel (``launcher.Stop``; ``cancel`` its event): when the reader of the JSON lines
+    goes away (a closed pipe), the run is cancelled and goes quiet; in bar mode the first signal is
+    answered at once with a line saying that the run is stopping."""
 
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, stop: Stop | None = None):
         self.mode = mode
         self.bar = self.download = None
-        self.cancel = threading.Event()
+        self.stop = stop or Stop()
+        self.cancel = self.stop.event
+        self.also: list[str] = []
+        """Outputs the ``done`` event does not name (frame folders), named on the last line."""
+        self.stop.on_first = self._stopping
+
+    def _stopping(self) -> None:
+        """Called in the signal handler: a raw write (a buffered one may be in progress)."""
+        if self.mode == "bar" and self.stop.hard:
+            os.write(2, b"\nclipasso: stopping after this step, keeping the best sketch so far "
+                        b"(press Ctrl-C again to stop at once and write nothing)\n")
+        elif self.mode == "bar":
+            os.write(2, b"\nclipasso: stopping before the sketch starts\n")
 
     def emit(self, event) -> None:
         if self.mode == "json":
@@ -67,8 +80,7 @@ class Reporter:
             self.bar.update(event.iteration - self.bar.n)
         elif isinstance(event, (events.WarningMessage, events.Done)):
             self.close()
-            message = event.message if isinstance(event, events.WarningMessage) else f"wrote {event.svg}"
-            sys.stderr.write(message + "\n")
+            sys.stderr.write(_finished(event, self.also) + "\n")
 
     def _download_bar(self, event: events.Download) -> None:
         """A byte bar per file fetched (first run), closed when the file is complete."""
@@ -94,6 +106,17 @@ class Reporter:
         if self.mode == "json":
             self.emit(events.Error(message, code))
         sys.stderr.write(f"clipasso: error: {message}\n")
+
+
+def _finished(event, also: list[str]) -> str:
+    """The bar mode's last line: a warning, or every file written, saying when it was cancelled."""
+    if isinstance(event, events.WarningMessage):
+        return event.message
+    written = ", ".join([event.svg, *(path for path in (event.json, event.raster) if path), *also])
+    if not event.cancelled:
+        return f"wrote {written}"
+    done = f"{event.frames} frames" if event.frames is not None else f"{event.iterations} steps"
+    return f"cancelled after {done}: wrote the best sketch so far to {written}"
 
 
 def _add_option(parser, name: str, kind, table=RUN_OPTIONS) -> None:
@@ -212,48 +235,31 @@ def _check_output(path: str, suffix: str) -> Path:
     return out
 
 
-def _watch_parent(cancel: threading.Event) -> None:
-    """Set ``cancel`` when stdin reaches end of file or the parent process changes (it exited)."""
-    parent = os.getppid()
-
-    def stdin_closed():
-        try:  # the raw descriptor: a daemon thread blocked in a buffered read aborts the shutdown
-            while os.read(0, 4096):
-                pass
-        except OSError:  # no stdin at all counts as closed
-            pass
-        cancel.set()
-
-    def parent_gone():
-        while not cancel.wait(1.0):
-            if os.getppid() != parent:
-                cancel.set()
-
-    threading.Thread(target=stdin_closed, daemon=True).start()
-    threading.Thread(target=parent_gone, daemon=True).start()
-
-
 def _start(args: argparse.Namespace, reporter: Reporter, config, start: events.Start) -> None:
-    """Signals and --watch-parent set the reporter's cancel; the start event (and the warning of
-    random weights) go out."""
+    """The start event (and the warning of random weights) go out, unless a cancel came first; from
+    here a second signal stops the run at once."""
     from .backbones import PROFILES
 
-    def on_signal(signum, frame):
-        reporter.cancel.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
-        if sig is not None:
-            signal.signal(sig, on_signal)
     if args.watch_parent:
-        _watch_parent(reporter.cancel)
+        reporter.stop.watch_parent()  # already watching when started by the launcher
+    if reporter.stop.event.is_set():
+        raise Cancelled("cancelled before the sketch started; nothing written")
     reporter.emit(start)
     if PROFILES[config.backbone].random:
         reporter.emit(events.WarningMessage(f"--backbone {config.backbone} uses RANDOM CLIP weights: for "
                                             "tests and smoke runs only, the sketch is not meaningful"))
+    reporter.stop.hard = True
+
+
+def _write(reporter: Reporter, files: dict[Path, bytes]) -> None:
+    """Write the outputs (each atomically); a second signal now waits for the files to be written."""
+    from .atomic import write_files
+
+    reporter.stop.hard = False
+    write_files(files)
 
 
 def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
-    from .atomic import write_files
     from .pipeline import EXAMPLE_IMAGE, canvas_png, read_init, resolve_device, sketch
     from .svg import to_svg
 
@@ -283,7 +289,7 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
         files[json_path] = result.to_json().encode("utf-8")
     if raster_path:
         files[raster_path] = canvas_png(result)
-    write_files(files)
+    _write(reporter, files)
     cancelled = bool(result.metadata.get("cancelled"))
     reporter.emit(events.Done(str(svg_path), result.metadata["final_loss"], result.metadata["seed"],
                               result.metadata["iterations"], cancelled,
@@ -294,7 +300,7 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
 
 def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
     from .animation import animate
-    from .atomic import check_writable, write_files
+    from .atomic import check_writable
     from .frames import FrameWarning, open_frames
     from .pipeline import read_init, resolve_device
     from .svg import to_svg
@@ -327,7 +333,8 @@ def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
         frames_dir.mkdir(exist_ok=True)
         for position, frame in enumerate(result.frames):
             files[frames_dir / f"frame_{frame.index:05d}.svg"] = to_svg(result.frame_sketch(position)).encode("utf-8")
-    write_files(files)
+        reporter.also.append(f"{len(result.frames)} frame SVGs in {frames_dir}")
+    _write(reporter, files)
     cancelled = bool(result.metadata.get("cancelled"))
     reporter.emit(events.Done(str(svg_path), result.metadata["mean_loss"], config.seed, result.metadata["steps"],
                               cancelled, str(json_path) if json_path else None, frames=len(result.frames)))
@@ -392,12 +399,13 @@ def info_check() -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> int:
-    """Run the command; ``interrupted_at_start``: a Ctrl-C came while the command was loading."""
+def main(argv: list[str] | None = None, stop: Stop | None = None) -> int:
+    """Run the command. ``stop``: the process's cancel, armed by the launcher before torch loaded
+    (None: a fresh one, set by nothing but a closed output pipe)."""
     argv = sys.argv[1:] if argv is None else argv
     pairs = zip(argv, argv[1:] + [""])
     json_mode = any(a == "--progress=json" or (a, b) == ("--progress", "json") for a, b in pairs)
-    reporter = Reporter("json" if json_mode else "bar")  # until the arguments are parsed
+    reporter = Reporter("json" if json_mode else "bar", stop)  # until the arguments are parsed
     try:
         args = build_parser().parse_args(argv)
         if args.command == "info":
@@ -408,18 +416,17 @@ def main(argv: list[str] | None = None, interrupted_at_start: bool = False) -> i
         if args.command == "integrate":
             return run_integrate(args)
         reporter.mode = args.progress
-        if interrupted_at_start:
-            raise KeyboardInterrupt
         with _stderr_held() if reporter.mode == "json" else contextlib.nullcontext():
             return (run_animate if args.command == "animate" else run_sketch)(args, reporter)
     except (ClipassoError, FormatError) as exc:
         reporter.error(str(exc), getattr(exc, "exit_code", 2))
         return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
-        reporter.error("interrupted before a sketch existed; nothing written", EXIT_CANCELLED)
+        reporter.error("stopped at once; nothing written", EXIT_CANCELLED)
         return EXIT_CANCELLED
     except Exception as exc:  # a bug: still one line for the user and the integrations
         reporter.error(f"internal error ({exc.__class__.__name__}: {exc}); please report it", 1)
         return 1
     finally:
+        reporter.stop.hard = False
         reporter.close()

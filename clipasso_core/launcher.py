@@ -1,25 +1,82 @@
-"""Entry point of the ``clipasso`` command and of ``python -m clipasso_core``.
+"""Entry point of the ``clipasso`` command and of ``python -m clipasso_core``, and the process's
+cancel (``Stop``), armed before anything slow is imported.
 
-Loading the pipeline loads torch, which takes seconds; a Ctrl-C in that time is held and then ends
-the run like any early cancel (one line, exit code 3, nothing written) instead of a traceback.
-``clipasso info`` and ``--help`` load no torch.
+From the first moment, SIGINT and SIGTERM (Windows: also CTRL_BREAK) and, with ``--watch-parent``,
+the parent exiting or closing stdin set one cancel event, so a cancel is never lost while torch
+loads (2-5 s): the run sees it and ends as cancelled (exit 3, an ``error`` or ``done`` event; the
+best sketch so far when the optimisation had run a step). Once the run has started, a second
+signal stops it at once (``KeyboardInterrupt``: exit 3, nothing written). ``clipasso info`` and
+``--help`` load no torch.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from importlib import import_module
+
+PARENT = os.getppid()
+"""The parent process at start-up: a parent that dies before --watch-parent is parsed still counts."""
+
+
+class Stop:
+    """The process's cancel. ``event`` is set by the first signal (then ``on_first`` runs, e.g. to
+    say that the run is stopping) or by ``watch_parent``; a later signal raises KeyboardInterrupt in
+    the main thread while ``hard`` is True (the CLI clears it while it writes files)."""
+
+    SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)) if s)
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.on_first: Callable[[], None] | None = None
+        self.hard = False
+        self.watching = False
+
+    def install(self) -> "Stop":
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
+        if not self.event.is_set():
+            self.event.set()
+            if self.on_first is not None:
+                self.on_first()
+        elif self.hard:
+            raise KeyboardInterrupt
+
+    def watch_parent(self, parent: int = PARENT) -> None:
+        """Set ``event`` when stdin reaches end of file or the process's parent is no longer
+        ``parent`` (it exited, maybe before this was called). Once per process."""
+        if self.watching:
+            return
+        self.watching = True
+        def stdin_closed():
+            try:  # the raw descriptor: a daemon thread blocked in a buffered read aborts the shutdown
+                while os.read(0, 4096):
+                    pass
+            except OSError:  # no stdin at all counts as closed
+                pass
+            self.event.set()
+
+        def parent_gone():
+            while os.getppid() == parent and not self.event.wait(0.5):
+                pass
+            self.event.set()
+
+        threading.Thread(target=stdin_closed, daemon=True).start()
+        threading.Thread(target=parent_gone, daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
-    try:
-        from .cli import main as cli_main
+    stop = Stop().install()
+    if "--watch-parent" in args:
+        stop.watch_parent()
+    from .cli import main as cli_main
 
-        if args[:1] in (["sketch"], ["animate"]) and not {"-h", "--help"} & set(args):
-            import_module(".pipeline", __package__)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return cli_main(args, interrupted_at_start=bool(interrupted))
+    if args[:1] in (["sketch"], ["animate"]) and not {"-h", "--help"} & set(args):
+        import_module(".pipeline", __package__)
+    return cli_main(args, stop)

@@ -267,6 +267,21 @@ def step_reporter(progress: Callable[[events.Event], None] | None, config: Sketc
     return report
 
 
+class CancelCheck:
+    """The run's cancel as the loops ask it: ``check()`` is True once the event is set, and
+    ``cut_short`` records that a loop asked and stopped, so a cancel that comes after the last
+    step (while ranking or writing) does not mark a complete sketch cancelled."""
+
+    def __init__(self, cancel: threading.Event | None):
+        self.cancel = cancel
+        self.cut_short = False
+
+    def check(self) -> bool:
+        if self.cancel is not None and self.cancel.is_set():
+            self.cut_short = True
+        return self.cut_short
+
+
 @dataclass
 class Optimised:
     """The best of the seeds of one image: ``top`` its strokes ranked, ``result`` every seed's
@@ -335,7 +350,8 @@ def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
     config = (config or SketchConfig()).validate()
     engine = start_engine(config, encoders)
     started = time.perf_counter()
-    cancelled = cancel.is_set if cancel is not None else (lambda: False)
+    check = CancelCheck(cancel)
+    cancelled = check.check
     init = read_init(config.init) if config.init else None
     if init is not None and config.levels and len(init.strokes) != config.levels[0]:
         raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
@@ -358,7 +374,7 @@ def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
         **engine.metadata(), "strokes": strokes, "seed": done.seeds[winner], "seeds": done.seeds,
         "seed_losses": [round(v, 6) for v in result.losses], "iterations": result.iterations[winner],
         "final_loss": round(result.losses[winner], 6), "masked": prepared.masked, "init": bool(config.init),
-        "cancelled": result.cancelled or cancelled(), "seconds": round(time.perf_counter() - started, 2),
+        "cancelled": check.cut_short, "seconds": round(time.perf_counter() - started, 2),
     }
     if config.levels:
         metadata["levels"] = [config.levels[0], *(len(level.points) for level in levels)]

@@ -71,6 +71,11 @@ def test_cancel_keeps_the_frames_done_and_before_any_step_raises(tmp_path):
 
     seq = animate(folder, config(iterations=4), progress=on_event, cancel=cancel)
     assert len(seq.frames) == 2 and seq.metadata["cancelled"] is True
+    after_the_last = threading.Event()
+    seq = animate(folder, config(iterations=4), end=1, cancel=after_the_last,
+                  progress=lambda event: isinstance(event, events.FrameDone) and event.done == 2
+                  and after_the_last.set())
+    assert len(seq.frames) == 2 and seq.metadata["cancelled"] is False  # nothing was cut
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(Cancelled):

@@ -2,7 +2,9 @@
 cancel, --init, and bad input."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -132,7 +134,7 @@ def test_sigint_while_loading_exits_3_without_traceback(tmp_path, cli_env):
     run = subprocess.run([sys.executable, "-c", script, "sketch", "-o", str(out), *FAST], env=cli_env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 3, run.stderr
-    assert "Traceback" not in run.stderr and "interrupted" in run.stderr
+    assert "Traceback" not in run.stderr and "cancelled before the sketch started" in run.stderr
     assert events(run.stdout)[-1]["event"] == "error" and not out.exists()
 
 
@@ -305,3 +307,80 @@ def test_terminal_bar_names_the_level_being_fine_tuned(capsys):
     err = capsys.readouterr().err
     last = err.rsplit("\r", 1)[-1]  # the bar as it was left: the level's own steps
     assert last.startswith("level 4:") and "2/2" in last
+
+
+# --- cancel in every window: before the start event, a parent gone during start-up, Ctrl-C twice, after the last step ---
+
+
+def test_sigterm_before_the_start_event_exits_3_with_an_error_event(tmp_path, cli_env):
+    out = tmp_path / "x.svg"
+    proc = subprocess.Popen([sys.executable, "-m", "clipasso_core", "sketch", "-o", str(out), *FAST],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # torch is still loading (2-5 s)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stderr
+    assert [e["event"] for e in events(stdout)] == ["error"] and events(stdout)[0]["code"] == 3
+    assert "cancelled before the sketch started" in stderr and not out.exists()
+
+
+def test_watch_parent_sees_a_parent_that_died_during_start_up(tmp_path, cli_env):
+    """The parent exits while torch loads; another process (this test) keeps the core's stdin open."""
+    out = tmp_path / "x.svg"
+    stdin_read, stdin_write = os.pipe()
+    out_read, out_write = os.pipe()
+    core = [sys.executable, "-m", "clipasso_core", "sketch", "-o", str(out), "--watch-parent",
+            "--iterations", "5000", "--seeds", "1", *FAST]
+    parent = ("import subprocess, sys, time\n"
+              f"core = subprocess.Popen({core!r}, stdin={stdin_read}, stdout={out_write}, "
+              f"pass_fds=({stdin_read}, {out_write}))\n"
+              "print(core.pid, flush=True)\n"
+              "time.sleep(0.5)\n")  # and exits, the core still starting
+    runner = subprocess.run([sys.executable, "-c", parent], env=cli_env, pass_fds=(stdin_read, out_write),
+                            capture_output=True, text=True, timeout=60)
+    os.close(stdin_read)
+    os.close(out_write)
+    pid = int(runner.stdout)
+    try:
+        with os.fdopen(out_read) as stream:
+            evs = events(stream.read())  # until the core exits (its stdout closes)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.close(stdin_write)
+    assert evs[-1]["event"] == "error" and evs[-1]["code"] == 3, evs[-3:]
+    assert not out.exists()
+
+
+def test_ctrl_c_says_it_is_stopping_and_ends_saying_cancelled(tmp_path, cli_env):
+    out = tmp_path / "x.svg"
+    proc = subprocess.Popen([sys.executable, "-m", "clipasso_core", "sketch", "-o", str(out), "--iterations", "5000",
+                             "--seeds", "1", "--backbone", "tiny-random", "--mask", "off"],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while b"/5000" not in seen:  # the bar is up: the optimisation runs
+        seen += os.read(proc.stderr.fileno(), 4096)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 3
+    lines = rest.replace("\r", "\n").splitlines()
+    stopping = next(i for i, line in enumerate(lines) if line.startswith("clipasso: stopping after this step"))
+    assert lines[-1].startswith("cancelled after ") and f"best sketch so far to {out}" in lines[-1]
+    assert stopping < len(lines) - 1 and from_svg(out.read_text()).metadata["cancelled"] is True
+
+
+def test_a_second_signal_stops_at_once_and_writes_nothing(tmp_path, cli_env):
+    out = tmp_path / "x.svg"
+    proc = subprocess.Popen([sys.executable, "-m", "clipasso_core", "sketch", "-o", str(out), "--iterations", "5000",
+                             "--seeds", "1", *FAST], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "progress":
+            break
+    proc.send_signal(signal.SIGINT)  # two different signals are both delivered (two SIGINTs may merge)
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    assert events(rest)[-1] == {**events(rest)[-1], "event": "error", "code": 3}
+    assert "stopped at once; nothing written" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))

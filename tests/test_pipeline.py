@@ -92,6 +92,25 @@ def test_cancel_before_the_first_step_raises_cancelled_and_returns_nothing():
     assert caught.value.exit_code == 3
 
 
+@pytest.mark.parametrize("levels, when, cancelled", [
+    ((), "last step", False),        # a cancel while ranking a complete sketch
+    ((4, 2), "first level", True),   # the smaller levels were cut
+])
+def test_a_cancel_after_the_work_it_would_stop_is_not_a_cancelled_sketch(levels, when, cancelled):
+    cancel = threading.Event()
+
+    def on_event(event):
+        if when == "last step" and isinstance(event, events.Progress) and event.iteration == event.total:
+            cancel.set()
+        if when == "first level" and isinstance(event, events.LevelDone):
+            cancel.set()
+
+    config = SketchConfig(strokes=4, seeds=1, iterations=3, mask="off", backbone="tiny-random", levels=levels)
+    result = sketch(EXAMPLE_IMAGE, config, progress=on_event, cancel=cancel)
+    assert result.metadata["cancelled"] is cancelled and result.metadata["iterations"] == 3
+    assert len(result.levels) == (1 if levels else 0)
+
+
 def test_degenerate_init_size_is_one_clear_error(tmp_path):
     tiny = tmp_path / "tiny.json"
     tiny.write_text(Sketch(1e-300, 1e-300, [Stroke([(0, 0), (10, 0), (0, 10), (10, 10)])]).to_json())
