@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -26,6 +27,100 @@ from .errors import Cancelled, ClipassoError, InputError
 from .launcher import Stop
 
 
+class TerminalView:
+    """``--progress bar``: what a person sees on ``stream`` (stderr). On a terminal, a tqdm bar per
+    stage (the sketch, each smaller level, each frame) and per downloaded file; elsewhere (a log
+    file, a pipe) plain lines, at most one per ``PLAIN_EVERY_S`` seconds and one at each stage's end."""
+
+    PLAIN_EVERY_S = 10.0
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.bar = self.download = None
+        self.stage: str | None = None
+        self.frames: int | None = None
+        self.frames_done = 0
+        self.last_line = 0.0
+
+    def show(self, event, also: list[str]) -> None:
+        if isinstance(event, events.Start):
+            frames = f", {event.frames} frames" if event.frames else ""
+            self._line(f"sketching {event.input}: {event.strokes} strokes, {event.preset} preset, "
+                       f"{event.iterations} steps{frames}; loading the models...")
+            self.frames = event.frames
+        elif isinstance(event, events.Download):
+            self._download(event)
+        elif isinstance(event, events.Progress):
+            self._progress(event)
+        elif isinstance(event, events.FrameDone):
+            self.frames_done = event.done
+        elif isinstance(event, events.WarningMessage):
+            self._line(event.message)
+        elif isinstance(event, events.Done):
+            if self.bar is not None and not event.cancelled:
+                self.bar.set_postfix(best_loss=f"{event.loss:.4g}", refresh=True)  # the file's loss
+            self.close()
+            self._line(_finished(event, also))
+
+    def _progress(self, event: events.Progress) -> None:
+        stage = ("sketch" if event.frame is None and event.level is None else
+                 f"level {event.level}" if event.level is not None else
+                 f"frame {self.frames_done + 1}/{self.frames}" if self.frames else f"frame {self.frames_done + 1}")
+        if stage != self.stage:  # a new stage: its own bar, its own loss
+            self.close()
+            self.stage = stage
+            if self.tty:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event.total, desc=stage, unit="step", file=self.stream,
+                                dynamic_ncols=True, mininterval=0.2)
+        if self.bar is not None:
+            self.bar.set_postfix(best_loss=f"{event.best_loss:.4g}", refresh=False)
+            self.bar.update(event.iteration - self.bar.n)
+        elif (event.iteration in (1, event.total)
+              or time.monotonic() - self.last_line >= self.PLAIN_EVERY_S):
+            left = f", about {event.eta_s:.0f} s left" if event.iteration < event.total else ""
+            self._line(f"{stage}: step {event.iteration}/{event.total}, best loss {event.best_loss:.4g}, "
+                       f"{event.elapsed_s:.0f} s{left}")
+
+    def _download(self, event: events.Download) -> None:
+        """A byte bar (plain: a line every PLAIN_EVERY_S) per file fetched, closed when complete."""
+        if self.stage != event.what:
+            self.close()
+            self.stage = event.what
+            self._line(f"downloading {event.what}" + (f" into {event.cache}" if event.cache else ""))
+            if self.tty:
+                from tqdm import tqdm
+
+                self.download = tqdm(total=event.total, desc=event.what, unit="B", unit_scale=True,
+                                     unit_divisor=1024, file=self.stream, dynamic_ncols=True, mininterval=0.2)
+        complete = bool(event.total) and event.bytes >= event.total
+        if self.download is not None:
+            self.download.update(event.bytes - self.download.n)
+        elif complete or time.monotonic() - self.last_line >= self.PLAIN_EVERY_S:
+            total = f" of {event.total / 2 ** 20:.1f}" if event.total else ""
+            self._line(f"{event.what}: {event.bytes / 2 ** 20:.1f}{total} MiB")
+        if complete:
+            self.close()
+
+    def _line(self, text: str) -> None:
+        """A line above the open bar, if any."""
+        if self.bar is not None or self.download is not None:
+            (self.bar or self.download).write(text, file=self.stream)
+            return
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self.last_line = time.monotonic()
+
+    def close(self) -> None:
+        for bar in (self.bar, self.download):
+            if bar is not None:
+                bar.close()
+        self.bar = self.download = None
+        self.stage = None
+
+
 class Reporter:
     """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing. ``stop`` is the
     process's cancel (``launcher.Stop``; ``cancel`` its event): when the reader of the JSON lines
@@ -34,7 +129,7 @@ class Reporter:
 
     def __init__(self, mode: str, stop: Stop | None = None):
         self.mode = mode
-        self.bar = self.download = None
+        self.view: TerminalView | None = None
         self.stop = stop or Stop()
         self.cancel = self.stop.event
         self.also: list[str] = []
@@ -62,44 +157,13 @@ class Reporter:
             self._bar(event)
 
     def _bar(self, event) -> None:
-        if isinstance(event, events.Download):
-            self._download_bar(event)
-        elif isinstance(event, events.Progress):
-            if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True,
-                                mininterval=0.2)
-            stage = (f"frame {event.frame}" if event.frame is not None
-                     else f"level {event.level}" if event.level is not None else None)
-            if stage is not None:
-                self.bar.set_description(stage, refresh=False)
-                if event.iteration < self.bar.n:  # the next frame's or level's steps
-                    self.bar.reset(total=event.total)
-            self.bar.set_postfix(best_loss=f"{event.best_loss:.4g}", refresh=False)
-            self.bar.update(event.iteration - self.bar.n)
-        elif isinstance(event, (events.WarningMessage, events.Done)):
-            self.close()
-            sys.stderr.write(_finished(event, self.also) + "\n")
-
-    def _download_bar(self, event: events.Download) -> None:
-        """A byte bar per file fetched (first run), closed when the file is complete."""
-        from tqdm import tqdm
-
-        if self.download is None or self.download.desc != event.what:
-            self.close()
-            sys.stderr.write(f"downloading {event.what} into {event.cache}\n" if event.cache else "")
-            self.download = tqdm(total=event.total, desc=event.what, unit="B", unit_scale=True,
-                                 unit_divisor=1024, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
-        self.download.update(event.bytes - self.download.n)
-        if event.total and event.bytes >= event.total:
-            self.close()
+        if self.view is None:
+            self.view = TerminalView(sys.stderr)
+        self.view.show(event, self.also)
 
     def close(self) -> None:
-        for bar in (self.bar, self.download):
-            if bar is not None:
-                bar.close()
-        self.bar = self.download = None
+        if self.view is not None:
+            self.view.close()
 
     def error(self, message: str, code: int) -> None:
         self.close()
@@ -138,6 +202,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+SKETCH_DESCRIPTION = """\
+Sketch a picture of an object as a few strokes (the CLIPasso method): strokes start where the
+picture's edges and salient parts are and are optimised so that CLIP sees the sketch as the picture.
+The background is removed first when it is not plain (--mask). Ctrl-C stops after the current step
+and writes the best sketch so far; a second Ctrl-C stops at once and writes nothing."""
+SKETCH_EXAMPLES = """\
+examples:
+  clipasso sketch photo.jpg -o photo.svg                     16 strokes, the default preset
+  clipasso sketch photo.jpg --strokes 8 --preset fast        a quick, more abstract sketch
+  clipasso sketch photo.jpg --levels 32,16,8,4 --json s.json four levels of abstraction in one run
+  clipasso sketch photo.jpg --init edited.svg -o refined.svg refine an edited sketch
+  clipasso sketch --backbone tiny-random --preset fast       a smoke test with random weights"""
+ANIMATE_DESCRIPTION = """\
+Sketch every frame of a moving picture; each frame continues the previous frame's strokes (moved
+with the optical flow), so stroke k is the same stroke in every frame. Ctrl-C keeps the frames done."""
+ANIMATE_EXAMPLES = """\
+examples:
+  clipasso animate clip.mp4 -o clip.svg --end 47             the first 48 frames
+  clipasso animate 'shots/*.png' --step 2 --frames-dir out   every other image, one SVG per frame too"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="clipasso", description="Turn a picture of an object into a line sketch.")
     parser.add_argument("--version", action="version",
@@ -147,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--check", action="store_true",
                       help="first also print, one 'name: value' line each, torch, the device and whether "
                            "the CLIP weights are downloaded (for people; the editors show the lines)")
-    s = sub.add_parser("sketch", help="sketch an image into an SVG")
+    s = sub.add_parser("sketch", help="sketch an image into an SVG", description=SKETCH_DESCRIPTION,
+                       epilog=SKETCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("input", nargs="?", help="image file (default: the bundled example, a cat photo)")
     s.add_argument("-o", "--output", default="sketch.svg", help="SVG to write (default: sketch.svg)")
     s.add_argument("--json", dest="json_out", help="also write the sketch JSON (editor exchange format)")
@@ -159,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write an SVG that draws itself stroke by stroke, most important first, in SECONDS")
     s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
     a = sub.add_parser("animate", help="sketch the frames of a video, animated image or image folder into "
-                                       "an animated SVG whose strokes move with the frames")
+                                       "an animated SVG whose strokes move with the frames",
+                       description=ANIMATE_DESCRIPTION, epilog=ANIMATE_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_argument("input", help="a video file, an animated GIF/WebP/PNG, a folder of images (natural "
                                  "order), a glob pattern such as 'shots/*.png', or one image")
     a.add_argument("-o", "--output", default="animation.svg", help="animated SVG to write (default: animation.svg)")
@@ -200,8 +288,11 @@ def _add_run_options(s: argparse.ArgumentParser) -> None:
     _add_option(s, "backbone", str)
     _add_option(s, "clip_weights", str, WEIGHT_FILE_OPTIONS)
     _add_option(s, "saliency_weights", str, WEIGHT_FILE_OPTIONS)
-    s.add_argument("--progress", default="bar", choices=("bar", "json", "none"), help="progress output")
-    s.add_argument("--preview-every", type=int, default=20, help="iterations between preview events")
+    s.add_argument("--progress", default="bar", choices=("bar", "json", "none"),
+                   help="bar: a progress bar on stderr (plain lines when stderr is not a terminal); json: one "
+                        "event per line on stdout (contract/PROTOCOL.md); none (default: bar)")
+    s.add_argument("--preview-every", type=int, default=20,
+                   help="steps between preview events of --progress json (default: 20)")
     s.add_argument("--watch-parent", action="store_true",
                    help="stop as on a cancel when stdin closes or the parent process exits "
                         "(for integrations that hold the core's stdin)")

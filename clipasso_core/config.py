@@ -103,18 +103,18 @@ class SketchConfig:
             raise InputError(str(exc)) from None
         if self.levels:
             self.strokes = self.levels[0]
-        _whole("strokes", self.strokes, 1, RUN_OPTIONS["strokes"].maximum)
+        _whole("strokes (--strokes)", self.strokes, 1, RUN_OPTIONS["strokes"].maximum)
         if self.seeds is not None:
-            _whole("seeds", self.seeds, 1, RUN_OPTIONS["seeds"].maximum)
+            _whole("seeds (--seeds)", self.seeds, 1, RUN_OPTIONS["seeds"].maximum, "0: the preset's")
         if self.iterations is not None:
-            _whole("iterations", self.iterations, 1, MAX_ITERATIONS)
+            _whole("iterations (--iterations)", self.iterations, 1, MAX_ITERATIONS, "0: the preset's")
         _number("stroke width (--width)", self.canvas_stroke_width, RUN_OPTIONS["stroke_width"])
-        _number("opacity", self.opacity, RUN_OPTIONS["opacity"])
+        _number("opacity (--opacity)", self.opacity, RUN_OPTIONS["opacity"])
         try:
             check_color(self.color, "stroke")
         except FormatError as exc:
             raise InputError(str(exc)) from None
-        _whole("seed", self.seed, 0, MAX_SEED)
+        _whole("seed (--seed)", self.seed, 0, MAX_SEED)
         if self.mask not in MASK_MODES:
             raise InputError(f"unknown mask mode {self.mask!r} (choose from {', '.join(MASK_MODES)})")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+", self.device):
@@ -135,9 +135,11 @@ class SketchConfig:
         return self.seeds if self.seeds is not None else PRESETS[self.preset].seeds
 
 
-def _whole(name: str, value, low: int, high: float) -> None:
+def _whole(name: str, value, low: int, high: float, zero: str = "") -> None:
+    """A whole number from low to high; ``zero``: what 0 means on the command line, if anything."""
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InputError(f"{name} must be a whole number from {low} to {high:g}, got {value!r}")
+        also = f" ({zero})" if zero else ""
+        raise InputError(f"{name} must be a whole number from {low} to {high:g}{also}, got {value!r}")
 
 
 def _number(name: str, value, option) -> None:

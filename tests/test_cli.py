@@ -3,6 +3,7 @@ cancel, --init, and bad input."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from clipasso_core.config import PRESETS
+from clipasso_core.contract.formats import Sketch
 from clipasso_core.svg import from_svg
 from conftest import ink_iou, render_svg
 
@@ -139,13 +141,14 @@ def test_sigint_while_loading_exits_3_without_traceback(tmp_path, cli_env):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strokes", "0"], "strokes must be"),
-    (["--strokes", "100000"], "strokes must be a whole number from 1 to 1000"),
+    (["--strokes", "0"], "strokes (--strokes) must be"),
+    (["--strokes", "100000"], "strokes (--strokes) must be a whole number from 1 to 1000"),
+    (["--iterations", "-5"], "iterations (--iterations) must be a whole number from 1 to 20000 (0: the preset's)"),
     (["--width", "0"], "stroke width (--width) must be a number from"),
     (["--width", "-2"], "stroke width (--width) must be"),
     (["--width", "inf"], "stroke width (--width) must be"),
     (["--width", "nan"], "stroke width (--width) must be"),
-    (["--opacity", "nan"], "opacity must be"),
+    (["--opacity", "nan"], "opacity (--opacity) must be"),
     (["--device", "tpu"], "unknown device"),
     (["--color", "red"], "colour must look like"),
     (["--device", "cuda"], "CUDA"),
@@ -294,19 +297,64 @@ def test_bad_levels_exit_2_and_write_nothing(tmp_path, cli_env, args, message):
     assert len(run.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_terminal_bar_names_the_level_being_fine_tuned(capsys):
-    from clipasso_core.cli import Reporter
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def show(view, *evs):
+    for event in evs:
+        view.show(event, [])
+    view.close()
+    return view.stream.getvalue()
+
+
+def stages():
+    """The progress of a sketch (3 steps) then of its level of 4 strokes (2 steps, its own loss)."""
     from clipasso_core.contract.events import Progress
 
-    reporter = Reporter("bar")
-    for i in (1, 2, 3):
-        reporter.emit(Progress(i, 3, 1.0, 1.0, 0.1 * i, 0.0))
-    for i in (1, 2):
-        reporter.emit(Progress(i, 2, 1.0, 1.0, 0.1 * i, 0.0, level=4))
-    reporter.close()
-    err = capsys.readouterr().err
-    last = err.rsplit("\r", 1)[-1]  # the bar as it was left: the level's own steps
-    assert last.startswith("level 4:") and "2/2" in last
+    return ([Progress(i, 3, 1.0, 2.0, 0.1 * i, 0.0) for i in (1, 2, 3)]
+            + [Progress(i, 2, 1.0, 0.5, 0.1 * i, 0.0, level=4) for i in (1, 2)])
+
+
+def test_terminal_bar_per_stage_shows_each_stage_its_own_loss():
+    from clipasso_core.cli import TerminalView
+
+    err = show(TerminalView(Terminal()), *stages())
+    last = err.rsplit("\r", 1)[-1]  # the bar as it was left: the level's own steps and loss
+    assert last.startswith("level 4:") and "2/2" in last and "best_loss=0.5" in last
+    assert "sketch: 100%" in err and "best_loss=2" in err
+
+
+def test_plain_lines_when_stderr_is_not_a_terminal():
+    from clipasso_core.cli import TerminalView
+    from clipasso_core.contract.events import Done, FrameDone, Progress, Start
+
+    err = show(TerminalView(io.StringIO()), *stages())
+    assert "\r" not in err
+    assert err.splitlines() == ["sketch: step 1/3, best loss 2, 0 s, about 0 s left", "sketch: step 3/3, best loss 2, 0 s",
+                                "level 4: step 1/2, best loss 0.5, 0 s, about 0 s left",
+                                "level 4: step 2/2, best loss 0.5, 0 s"]
+    frames = [Start("0.1", "clip.mp4", 4, 1, 2, "fast", "tiny-random", frames=2),
+              Progress(2, 2, 1.0, 1.0, 0.1, 0.0, frame=0), FrameDone(0, 1, 2, 1.0, False, Sketch(10, 10, [])),
+              Progress(2, 2, 1.0, 1.0, 0.1, 0.0, frame=5)]
+    err = show(TerminalView(io.StringIO()), *frames).splitlines()
+    assert err[0] == "sketching clip.mp4: 4 strokes, fast preset, 2 steps, 2 frames; loading the models..."
+    assert err[1].startswith("frame 1/2: step 2/2") and err[2].startswith("frame 2/2: step 2/2")
+
+
+@pytest.mark.parametrize("cancelled, also, line", [
+    (False, [], "wrote a.svg, a.json, a.png"),
+    (True, ["3 frame SVGs in out"], "cancelled after 7 steps: wrote the best sketch so far to a.svg, a.json, a.png, "
+                                    "3 frame SVGs in out"),
+])
+def test_the_last_line_names_every_output_and_says_when_cancelled(cancelled, also, line):
+    from clipasso_core.cli import TerminalView
+    from clipasso_core.contract.events import Done
+
+    view = TerminalView(io.StringIO())
+    view.show(Done("a.svg", 1.5, 0, 7, cancelled, "a.json", "a.png"), also)
+    assert view.stream.getvalue() == line + "\n"
 
 
 # --- cancel in every window: before the start event, a parent gone during start-up, Ctrl-C twice, after the last step ---

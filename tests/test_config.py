@@ -16,16 +16,16 @@ def test_preset_resolution_and_seed_count():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("strokes", RUN_OPTIONS["strokes"].maximum + 1, "strokes must be a whole number from 1 to 1000"),
-    ("strokes", 0, "strokes must be"),
-    ("strokes", 2.5, "strokes must be"),
-    ("seeds", 99, "seeds must be"),
+    ("strokes", RUN_OPTIONS["strokes"].maximum + 1, r"strokes \(--strokes\) must be a whole number from 1 to 1000"),
+    ("strokes", 0, "strokes .* must be"),
+    ("strokes", 2.5, "strokes .* must be"),
+    ("seeds", 99, r"seeds \(--seeds\) must be a whole number from 1 to 8 \(0: the preset's\)"),
     ("canvas_stroke_width", float("inf"), "stroke width"),
     ("canvas_stroke_width", float("nan"), "stroke width"),
     ("canvas_stroke_width", 0.0, "stroke width"),
     ("opacity", float("nan"), "opacity"),
     ("opacity", 0.0, "opacity"),
-    ("iterations", 10 ** 9, "iterations"),
+    ("iterations", 10 ** 9, r"iterations \(--iterations\) must be a whole number from 1 to 20000 \(0: the"),
     ("color", "red", "#rrggbb"),
     ("preset", "slow", "unknown preset"),
     ("device", "tpu", "unknown device"),

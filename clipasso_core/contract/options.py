@@ -46,7 +46,8 @@ RUN_OPTIONS = {o.name: o for o in (
     Option("preset", "--preset", "default", "speed/fidelity preset", choices=PRESETS),
     Option("iterations", "--iterations", 0, "optimisation steps (0: the preset's)", 0, MAX_ITERATIONS),
     Option("mask", "--mask", "auto", "background removal", choices=MASK_MODES),
-    Option("stroke_width", "--width", 3.0, "stroke width in px of the 224 px canvas (3 = the paper)",
+    Option("stroke_width", "--width", 3.0, "stroke width in px of the 224 px working canvas, scaled with the "
+           "picture: on an image L px on its longer side a stroke is width x L / 224 px wide (3 = the paper)",
            0.25, 20.0),
     Option("color", "--color", "#000000", "stroke colour #rrggbb"),
     Option("opacity", "--opacity", 1.0, "stroke opacity", 0.01, 1.0),
