@@ -29,24 +29,40 @@ from .errors import ClipassoError, InputError
 
 class Reporter:
     """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing. When the reader of
-    the JSON lines goes away (a closed pipe), the run is cancelled (``cancel``) and goes quiet."""
+    the JSON lines goes away (a closed pipe), the run is cancelled (``cancel``) and goes quiet. An
+    event that cannot be encoded as strict JSON (a bug, e.g. a NaN loss) is left out and the first
+    one reported in a ``warning`` event; the run goes on."""
 
     def __init__(self, mode: str):
         self.mode = mode
         self.bar = self.download = None
         self.cancel = threading.Event()
+        self.unencodable = 0
+        """Events left out because they could not be encoded."""
 
     def emit(self, event) -> None:
         if self.mode == "json":
             try:
-                sys.stdout.write(events.to_line(event) + "\n")
+                line = events.to_line(event)
+            except (TypeError, ValueError) as exc:
+                self._unencodable(event, exc)
+                return
+            try:
+                sys.stdout.write(line + "\n")
                 sys.stdout.flush()
-            except (BrokenPipeError, ValueError):
+            except (OSError, ValueError):  # a closed pipe, or a closed stdout
                 self.mode = "none"
                 self.cancel.set()
                 sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail
         elif self.mode == "bar":
             self._bar(event)
+
+    def _unencodable(self, event, exc: Exception) -> None:
+        self.unencodable += 1
+        if self.unencodable == 1:
+            self.emit(events.WarningMessage(
+                f"internal error: a {event.name} event could not be sent ({exc}); such events are left "
+                "out and the run goes on. Please report it."))
 
     def _bar(self, event) -> None:
         if isinstance(event, events.Download):
