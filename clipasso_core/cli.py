@@ -125,7 +125,9 @@ class Reporter:
     """Writes events as a tqdm bar on stderr, JSON lines on stdout, or nothing. ``stop`` is the
     process's cancel (``launcher.Stop``; ``cancel`` its event): when the reader of the JSON lines
     goes away (a closed pipe), the run is cancelled and goes quiet; in bar mode the first signal is
-    answered at once with a line saying that the run is stopping."""
+    answered at once with a line saying that the run is stopping. An event that cannot be encoded
+    as strict JSON (a bug, e.g. a NaN loss) is left out and the first one reported in a ``warning``
+    event; the run goes on."""
 
     def __init__(self, mode: str, stop: Stop | None = None):
         self.mode = mode
@@ -135,6 +137,8 @@ class Reporter:
         self.also: list[str] = []
         """Outputs the ``done`` event does not name (frame folders), named on the last line."""
         self.stop.on_first = self._stopping
+        self.unencodable = 0
+        """Events left out because they could not be encoded."""
 
     def _stopping(self) -> None:
         """Called in the signal handler: a raw write (a buffered one may be in progress)."""
@@ -147,14 +151,26 @@ class Reporter:
     def emit(self, event) -> None:
         if self.mode == "json":
             try:
-                sys.stdout.write(events.to_line(event) + "\n")
+                line = events.to_line(event)
+            except (TypeError, ValueError) as exc:
+                self._unencodable(event, exc)
+                return
+            try:
+                sys.stdout.write(line + "\n")
                 sys.stdout.flush()
-            except (BrokenPipeError, ValueError):
+            except (OSError, ValueError):  # a closed pipe, or a closed stdout
                 self.mode = "none"
                 self.cancel.set()
                 sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail
         elif self.mode == "bar":
             self._bar(event)
+
+    def _unencodable(self, event, exc: Exception) -> None:
+        self.unencodable += 1
+        if self.unencodable == 1:
+            self.emit(events.WarningMessage(
+                f"internal error: a {event.name} event could not be sent ({exc}); such events are left "
+                "out and the run goes on. Please report it."))
 
     def _bar(self, event) -> None:
         if self.view is None:

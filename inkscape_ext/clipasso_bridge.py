@@ -62,7 +62,7 @@ MAX_CROP_SIDE = 2048
 
 __all__ = ["AUTOMATIC_WIDTH", "BRUSHES", "CANVAS", "CORE_TIMEOUT", "CoreError", "DIALOG_DEFAULTS", "ID_ATTR",
            "LEVEL_ATTR", "SETTINGS", "SKETCH_ATTR", "STROKE_ATTR", "WIDTH_UNITS", "canvas_width", "core_command",
-           "crop_image", "cubic_d", "find_core", "for_inkscape", "image_placement", "image_size", "level_groups",
+           "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape", "image_placement", "image_size", "level_groups",
            "outline_d", "parse_cubic", "rank_order", "run_core", "show_level", "visible_part", "weight_arguments",
            "width_range"]
 
@@ -153,6 +153,16 @@ def for_inkscape(message: str) -> str:
 
 WEIGHT_MODELS = {"clip_weights": "RN101", "saliency_weights": "ViT-B/32"}
 """Core tab param (the contract's WEIGHT_FILE_OPTIONS names) -> the model the file holds."""
+
+
+def failure_text(action: str, message: str) -> str:
+    """What an extension that stops (``inkex.AbortExtension``: exit status ABORT_STATUS) prints: a
+    first line saying that ``action`` (e.g. "Sketch from Image") failed, then ``message``. Inkscape
+    1.x shows what an extension writes on stderr under its own header "The script did not return an
+    error, but this may indicate the results will not be as expected", whatever the exit status,
+    so the text itself says it is an error. An aborted extension writes no document: the drawing
+    stays as it was."""
+    return f"{action} failed; the drawing was not changed.\n{message}"
 
 
 def weight_arguments(values: dict) -> list[str]:

@@ -16,8 +16,8 @@ import inkex
 
 from clipasso_contract.geometry import rgb_to_hex
 from clipasso_contract.options import RUN_OPTIONS
-from clipasso_bridge import (BRUSHES, LEVEL_ATTR, SKETCH_ATTR, STROKE_ATTR, level_groups, outline_d, parse_cubic,
-                             show_level)
+from clipasso_bridge import (BRUSHES, LEVEL_ATTR, SKETCH_ATTR, STROKE_ATTR, failure_text, level_groups, outline_d,
+                             parse_cubic, show_level)
 
 ORIGINAL_D = "inkscape:original-d"
 PATH_EFFECT = "inkscape:path-effect"
@@ -39,6 +39,12 @@ class RestyleSketch(inkex.EffectExtension):
                           help="levels sketches: the level to show (0 = keep the shown one)")
 
     def effect(self):
+        try:
+            self._restyle_selection()
+        except inkex.AbortExtension as exc:
+            raise inkex.AbortExtension(failure_text("Restyle Sketch", str(exc))) from None
+
+    def _restyle_selection(self):
         if self.options.brush not in BRUSHES:
             raise inkex.AbortExtension(f"Unknown brush {self.options.brush!r}.")
         if self.options.stroke_width <= 0:

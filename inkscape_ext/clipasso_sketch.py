@@ -33,8 +33,8 @@ from clipasso_contract.formats import FormatError
 from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, parse_levels, run_arguments
 from clipasso_bridge import (AUTOMATIC_WIDTH, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LEVELS_TAB, MENU, SKETCH_ATTR,
                              SKETCH_TAB, STROKE_ATTR, WIDTH_UNITS, canvas_width, crop_image, crop_size, cubic_d,
-                             find_core, image_placement, image_size, rank_order, run_core, show_level, visible_part,
-                             weight_arguments, width_range)
+                             failure_text, find_core, image_placement, image_size, rank_order, run_core, show_level,
+                             visible_part, weight_arguments, width_range)
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
                 "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}
@@ -75,6 +75,12 @@ class SketchFromImage(inkex.EffectExtension):
         pars.add_argument("--saliency_weights", default="", help="ViT-B/32 weights file (instead of downloading)")
 
     def effect(self):
+        try:
+            self._sketch_selection()
+        except inkex.AbortExtension as exc:
+            raise inkex.AbortExtension(failure_text("Sketch from Image", str(exc))) from None
+
+    def _sketch_selection(self):
         selected = list(self.svg.selection.values())
         if not selected:
             raise inkex.AbortExtension("Select one or more images to sketch first.")

@@ -247,6 +247,35 @@ def test_reader_going_away_cancels_the_run_quietly(tmp_path, cli_env):
     assert out.exists()  # it was cancelled after the optimisation started: the best so far is kept
 
 
+def test_an_event_that_cannot_be_encoded_is_reported_once_and_the_run_goes_on(capsys):
+    from clipasso_core.cli import Reporter
+    from clipasso_core.contract import events as ev
+
+    reporter = Reporter("json")
+    for loss in (float("nan"), float("inf")):
+        reporter.emit(ev.Progress(1, 3, loss, 1.0, 0.1, 0.0))
+    reporter.emit(ev.Progress(2, 3, 1.0, 1.0, 0.2, 0.0))
+    assert not reporter.cancel.is_set() and reporter.mode == "json" and reporter.unencodable == 2
+    sent = [ev.from_line(line) for line in capsys.readouterr().out.splitlines()]
+    assert [type(e) for e in sent] == [ev.WarningMessage, ev.Progress] and sent[1].iteration == 2
+    assert sent[0].message.startswith("internal error: a progress event could not be sent (Out of range float")
+
+
+def test_a_closed_stdout_cancels_the_run(monkeypatch):
+    import io
+
+    from clipasso_core.cli import Reporter
+    from clipasso_core.contract import events as ev
+
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    reporter = Reporter("json")
+    reporter.emit(ev.Progress(1, 3, 1.0, 1.0, 0.1, 0.0))
+    assert reporter.cancel.is_set() and reporter.mode == "none"
+    sys.stdout.close()  # the devnull stand-in the reporter put there
+
+
 def test_inkscape_edited_svg_loads_with_init_and_refines(tmp_path, cli_env):
     from test_svg import INKSCAPE_SVG
 

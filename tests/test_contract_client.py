@@ -1,17 +1,24 @@
 """contract.client against the real core (tiny random networks): stream, cancel, stop when the
-editor goes away, one message per failure, the version check."""
+editor goes away, one message per failure, the version check; and against a misbehaving fake core
+(tests/fake_core.py): every line it writes becomes an event or is skipped, memory stays bounded,
+and every run ends with Exited."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+import tracemalloc
+from pathlib import Path
 
 import pytest
 
+import fake_core
 from clipasso_core.contract import client, events
 
 CORE = [sys.executable, "-m", "clipasso_core"]
+FAKE_CORE = [sys.executable, str(Path(__file__).with_name("fake_core.py"))]
 SLOW = ["--backbone", "tiny-random", "--mask", "off", "--seeds", "1", "--iterations", "5000",
         "--preview-every", "5"]
 
@@ -114,3 +121,107 @@ def test_check_core(tmp_path):
     other.write_text('print(\'{"protocol": 2, "event": "info", "version": "9.0"}\')')
     with pytest.raises(client.CoreError, match="protocol 2.*update"):
         client.check_core([sys.executable, str(other)])
+
+
+# --- a misbehaving core: the client is total ---
+
+SKIP_REASONS = {
+    "not-utf8": "not UTF-8 text",
+    "nan": "NaN is not a JSON number",
+    "nan-field": "NaN is not a JSON number",
+    "infinity-field": "-Infinity is not a JSON number",
+    "1e999": "number out of range: 1e999",
+    "1e999-int": "number out of range: 1e999",
+    "huge-int": "malformed progress event: loss is out of range",
+    "event-5": "the event name must be text, got 5",
+    "event-list": "the event name must be text, got [5]",
+    "nested": "nested too deeply",
+    "nested-in-event": "nested too deeply",
+    "not-object": "not a clipasso progress event",
+    "text": "not a JSON event line",
+    "long-line": f"longer than {client.MAX_LINE_BYTES} bytes",
+}
+
+
+def drive(steps: list[str], timeout: float = 30.0):
+    """Run the fake core with ``steps``: (the run, every event up to Exited, peak traced bytes)."""
+    tracemalloc.start()
+    try:
+        run = client.CoreRun(FAKE_CORE, "sketch", steps)
+        try:
+            seen = list(run.events(timeout=timeout))
+        finally:
+            run.close()
+        return run, seen, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_every_fault_has_a_reason():
+    assert sorted(SKIP_REASONS) == sorted([*fake_core.FAULTS.keys() - {"bad-done"}, "long-line"])
+
+
+@pytest.mark.parametrize("fault", sorted(SKIP_REASONS))
+def test_a_line_that_is_no_event_is_skipped_and_the_run_goes_on(fault):
+    run, seen, peak = drive(["start", fault, "progress", "done"])
+    assert [type(e) for e in seen] == [events.Start, events.Progress, events.Done, client.Exited]
+    assert seen[-1].code == 0 and not run.running and run.failure() is None
+    assert run.skipped == 1 and len(run.skipped_lines) == 1
+    assert run.skipped_lines[0].startswith("line 2: ") and SKIP_REASONS[fault] in run.skipped_lines[0]
+    assert run.skip_report().startswith("1 line of the core's output was not a progress event and skipped: line 2")
+    assert peak < 50e6, f"the client held {peak / 1e6:.0f} MB reading it"
+
+
+def test_a_flood_on_stderr_is_drained_and_only_its_end_kept():
+    run, seen, peak = drive(["start", "stderr-flood", "progress", "done"])
+    assert [type(e) for e in seen] == [events.Start, events.Progress, events.Done, client.Exited]
+    tail = run.stderr_tail()
+    assert run.skipped == 0 and 0 < len(tail) <= client.STDERR_TAIL_BYTES and tail.startswith("e" * 99 + "\n")
+    assert peak < 50e6, f"the client held {peak / 1e6:.0f} MB reading it"
+
+
+def test_all_faults_in_one_run_end_with_the_result_promptly():
+    seen, started = [], time.monotonic()
+    done = client.run_to_end(FAKE_CORE, "sketch", ["start", *SKIP_REASONS, "stderr-flood", "progress", "done"],
+                             seen.append, timeout=30)
+    assert time.monotonic() - started < 30 and isinstance(done, events.Done)
+    assert [type(e) for e in seen] == [events.Start, events.Progress, events.Done, client.Exited]
+
+
+def test_skipped_lines_are_counted_the_first_few_described_and_named_when_the_run_fails():
+    faults = sorted(SKIP_REASONS)[:5]
+    run, seen, _ = drive(["start", *faults, "bad-done", "exit:0"])
+    assert [type(e) for e in seen] == [events.Start, client.Exited] and run.done is None
+    assert run.skipped == 6 and len(run.skipped_lines) == client.REPORTED_SKIPS
+    assert run.skip_report().endswith("; and 3 more")
+    assert run.failure().startswith("the clipasso core failed (exit 0): no message (6 lines of the core's output")
+    with pytest.raises(client.CoreError, match=r"malformed done event: cancelled must be true or false"):
+        client.run_to_end(FAKE_CORE, "sketch", ["start", "bad-done", "exit:0"], timeout=30)
+
+
+def test_a_client_that_cannot_read_on_stops_the_core_and_still_ends(monkeypatch):
+    real = client.bounded_lines
+
+    def breaks_after_one_line(stream, limit=client.MAX_LINE_BYTES):
+        lines = real(stream, limit)
+        yield next(lines)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(client, "bounded_lines", breaks_after_one_line)
+    run, seen, _ = drive(["start", "forever"])
+    assert [type(e) for e in seen] == [events.Start, client.Exited] and not run.running
+    assert run.process.poll() is not None
+    assert run.failure() == "the editor could not read the clipasso core's output (RuntimeError: boom)"
+    with pytest.raises(client.CoreError, match="could not read the clipasso core's output"):
+        client.run_to_end(FAKE_CORE, "sketch", ["start", "forever"], timeout=30)
+
+
+def test_exited_comes_when_the_core_exits_though_a_process_it_started_holds_the_pipes(monkeypatch):
+    monkeypatch.setattr(client.CoreRun, "DRAIN_S", 1.0)
+    started = time.monotonic()
+    run, seen, _ = drive(["start", "grandchild", "progress", "done"])
+    grandchild = int(next(e for e in seen if isinstance(e, events.WarningMessage)).message)
+    os.kill(grandchild, signal.SIGKILL)
+    assert [type(e) for e in seen] == [events.Start, events.WarningMessage, events.Progress, events.Done,
+                                       client.Exited]
+    assert time.monotonic() - started < 20 and not run.running and run.failure() is None

@@ -84,3 +84,24 @@ def test_numbers_are_converted_to_the_field_type_and_unknown_events_keep_their_d
     assert isinstance(progress.loss, float) and progress.loss == 3.0
     data = {"protocol": 1, "event": "newer-event", "index": 3}
     assert events.to_dict(events.from_dict(data)) == data
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"protocol": 1, "event": "warning", "message": NaN}', "NaN is not a JSON number"),
+    ('{"protocol": 1, "event": "warning", "message": -Infinity}', "-Infinity is not a JSON number"),
+    ('{"protocol": 1, "event": "progress", "iteration": 1e999}', "number out of range: 1e999"),
+    ('{"protocol": 1, "event": "progress", "iteration": 1, "total": 2, "loss": 1' + "0" * 400 + ', "best_loss": 1, '
+     '"elapsed_s": 0, "eta_s": 0}', "loss is out of range"),
+    ('{"protocol": 1, "event": 5}', "the event name must be text, got 5"),
+    ('{"protocol": 1, "event": ["start"]}', "the event name must be text"),
+    ("[" * 100_000, "nested too deeply"),
+    ("[1, 2]", "not a clipasso progress event"),
+])
+def test_lines_are_strict_json_and_anything_else_is_a_format_error(line, message):
+    with pytest.raises(FormatError, match=message):
+        events.from_line(line)
+
+
+def test_encoding_refuses_numbers_that_are_not_finite():
+    with pytest.raises(ValueError):
+        events.to_line(events.Progress(1, 2, float("nan"), 1.0, 0.0, 0.0))

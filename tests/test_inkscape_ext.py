@@ -123,6 +123,15 @@ class SketchFromImageTest(TestCase):
                                     "--id=photo", *CORE)
         assert status and "not found" in err
 
+    def test_a_core_failure_aborts_through_inkex_and_says_it_failed(self):
+        # Inkscape 1.x shows an extension's stderr under "The script did not return an error, but ..."
+        # whatever the exit status: inkex's abort status, and a first line that says it failed
+        broken = self.write(document("data:image/png;base64,aGVsbG8="), "broken.svg")
+        effect, status, err = run_effect(SketchFromImage, broken, "--id=photo", *CORE)
+        assert status == inkex.utils.ABORT_STATUS and "Traceback" not in err
+        assert message_of(err).startswith("Sketching photo failed: not a readable image")
+        assert effect.svg.getElementById("photo").getnext().get("id") == "box"
+
 
 def level_groups(group) -> list:
     return [g for g in group if g.get("data-clipasso-level") is not None]
@@ -298,7 +307,8 @@ class RestyleSketchTest(TestCase):
         path = effect.svg.getElementById(stroke.get_id())
         assert effect.svg.getElementById(path.get("inkscape:path-effect")[1:]).get("effect") == "powerstroke"
         _, status, err = run_effect(RestyleSketch, doc, "--id=box")
-        assert status and "Select sketch groups" in err
+        assert status == inkex.utils.ABORT_STATUS and "Select sketch groups" in err
+        assert err.startswith("Restyle Sketch failed; the drawing was not changed.\n")
 
 
 def plain_document(href: str, image_attrs: str, wrapper: str = "") -> str:
@@ -420,9 +430,15 @@ class StrokeWidthTest(TestCase):
             assert effect.svg.getElementById("photo").getnext().get("id") == "box"
 
 
+FAILED = "Sketch from Image failed; the drawing was not changed."
+
+
 def message_of(err: str) -> str:
-    """What inkex printed: the AbortExtension message (Inkscape shows it in a dialog)."""
-    return err.strip()
+    """What inkex printed after the line saying Sketch from Image failed: the AbortExtension message
+    (Inkscape shows both in a dialog)."""
+    heading, _, message = err.strip().partition("\n")
+    assert heading == FAILED, err
+    return message
 
 
 class CoreTabTest(TestCase):

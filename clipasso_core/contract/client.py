@@ -4,7 +4,8 @@ The core is a separate process (the editors' Python needs no torch): ``clipasso`
 explicit executable, or ``python -m clipasso_core`` of a Python that has it. A run is started with
 ``--progress json --watch-parent``: the core writes one event per line (``events``) and stops by
 itself, like on a cancel, when this side closes its stdin or exits. Every failure becomes one
-message for the user (``CoreError``).
+message for the user (``CoreError``). Whatever the core writes, a run ends with one ``Exited``
+(PROTOCOL.md, "What the client guarantees").
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 from . import events
@@ -22,6 +24,14 @@ from .formats import FormatError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
 """The core's exit codes."""
+MAX_LINE_BYTES = 4 * 1024 * 1024
+"""Longest stdout line the client reads (the largest event, a 1000-stroke preview, is about
+0.3 MB): a longer line is skipped, its rest discarded as it arrives, never held in memory."""
+STDERR_TAIL_BYTES = 64 * 1024
+"""How much of the core's stderr the client keeps: the end, where the core's error line is."""
+REPORTED_SKIPS = 3
+"""How many skipped stdout lines ``CoreRun.skipped_lines`` describes (all are counted)."""
+_CHUNK = 64 * 1024
 
 
 class CoreError(Exception):
@@ -50,8 +60,8 @@ def core_command(python: str = "", executable: str = "", name: str = "clipasso")
 def check_core(command: list[str], timeout: float = 120) -> str:
     """The core's version when it speaks this protocol (``clipasso info``), else CoreError."""
     try:
-        out = subprocess.run([*command, "info"], capture_output=True, text=True, timeout=timeout,
-                             stdin=subprocess.DEVNULL)
+        out = subprocess.run([*command, "info"], capture_output=True, text=True, errors="replace",
+                             timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CoreError(f"could not run the core ({' '.join(command)}): {exc}") from None
     lines = out.stdout.strip().splitlines()
@@ -69,61 +79,161 @@ def check_core(command: list[str], timeout: float = 120) -> str:
 
 @dataclass
 class Exited:
-    """Not a protocol event: the core process ended with exit ``code``."""
+    """Not a protocol event: the core process ended with exit ``code`` (always the last event)."""
 
     code: int
+
+
+def bounded_lines(stream, limit: int = MAX_LINE_BYTES):
+    """The lines (bytes, without their newline) of a binary stream read in chunks; None in place
+    of a line longer than ``limit`` bytes, whose rest is read and dropped. Holds at most ``limit``
+    bytes plus one chunk."""
+    buffer, discarding = bytearray(), False
+    while chunk := stream.read(_CHUNK):
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if discarding:
+                discarding = False  # the end of the over-long line
+            else:
+                buffer += chunk[start:end]
+                yield bytes(buffer) if len(buffer) <= limit else None
+                buffer.clear()
+            start = end + 1
+        if not discarding:
+            buffer += chunk[start:]
+            if len(buffer) > limit:
+                yield None
+                buffer.clear()
+                discarding = True
+    if buffer:
+        yield bytes(buffer)  # a last line without a newline
 
 
 class CoreRun:
     """One core process (``clipasso SUBCOMMAND ARGS --progress json --watch-parent``).
 
-    ``poll()`` returns the typed events that arrived since the last call, ending with ``Exited``.
+    ``poll()`` returns the typed events that arrived since the last call; the last one is always
+    exactly one ``Exited``, whatever the core wrote, and ``running`` is False from then on. Every
+    stdout line becomes an event or is skipped: counted in ``skipped``, the first REPORTED_SKIPS
+    described in ``skipped_lines`` (``skip_report()``: one line). stdout lines are read up to
+    MAX_LINE_BYTES, stderr is drained as it comes and only its last STDERR_TAIL_BYTES are kept.
+    When the client itself cannot go on reading (a bug), it stops the core and ``failure()`` says
+    so. ``DRAIN_S``: how long the output may take to be read after the core exited (a process it
+    started may hold the pipes open) before ``Exited`` is queued anyway.
     """
+
+    DRAIN_S = 10.0
 
     def __init__(self, command: list[str], subcommand: str, args: list[str]):
         windows = sys.platform == "win32"
         try:
             self.process = subprocess.Popen(
                 [*command, subcommand, *args, "--progress", "json", "--watch-parent"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                encoding="utf-8", bufsize=1,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP if windows else 0)
         except OSError as exc:
             raise CoreError(f"could not start the core ({' '.join(command)}): {exc}") from None
         self._queue: queue.Queue = queue.Queue()
-        self._stderr: list[str] = []
+        self._lock = threading.Lock()  # events and Exited: nothing is queued after Exited
+        self._ended = self._closing = False
+        self._stderr = bytearray()
+        self._stderr_cut = False
         self.error: str = ""
-        """The first failure seen (an ``error`` event, or a protocol mismatch)."""
+        """The first failure seen (an ``error`` event, a protocol mismatch, or the client's own)."""
+        self.skipped = 0
+        """stdout lines that were not events of this protocol (blank lines are not counted)."""
+        self.skipped_lines: list[str] = []
+        """What the first REPORTED_SKIPS skipped lines were ("line N: why")."""
         self.done: events.Done | None = None
         self.returncode: int | None = None
-        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
-        self._reader.start()
-        self._err_reader = threading.Thread(target=lambda: self._stderr.extend(self.process.stderr),
+        self._reader = threading.Thread(target=self._guarded, args=(self._read_stdout, "output"), daemon=True)
+        self._err_reader = threading.Thread(target=self._guarded, args=(self._read_stderr, "error output"),
                                             daemon=True)
-        self._err_reader.start()
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+        for thread in (self._reader, self._err_reader, self._waiter):
+            thread.start()
+
+    def _guarded(self, read, what: str) -> None:
+        """Run a pipe's reader; if it fails (a bug), the run fails with that message and the core,
+        whose pipe nobody reads any more, is stopped."""
+        try:
+            read()
+        except Exception as exc:
+            if self._closing:  # close() took the pipes away
+                return
+            self._fail(f"the editor could not read the clipasso core's {what} "
+                       f"({exc.__class__.__name__}: {exc})")
+            try:
+                self.process.kill()
+            except OSError:
+                pass
+
+    def _fail(self, message: str) -> None:
+        if not self.error:
+            self.error = message
 
     def _read_stdout(self) -> None:
-        for line in self.process.stdout:
-            if not line.strip():
-                continue
-            try:
-                event = events.from_line(line)
-            except events.ProtocolMismatch as exc:
-                if not self.error:  # another protocol version: nothing it says can be read
-                    self.error = str(exc)
-                    self.cancel()
-                continue
-            except FormatError:
-                continue  # stray library output on stdout, or a malformed event: not for us
+        for number, line in enumerate(bounded_lines(self.process.stdout), 1):
+            if line is None:
+                self._skip(number, f"longer than {MAX_LINE_BYTES} bytes")
+            elif line.strip():
+                self._take(number, line)
+
+    def _take(self, number: int, line: bytes) -> None:
+        """One stdout line: queued as its event, or skipped."""
+        try:
+            event = events.from_line(line.decode("utf-8"))
+        except events.ProtocolMismatch as exc:
+            if not self.error:  # another protocol version: nothing it says can be read
+                self.error = str(exc)
+                self.cancel()
+            return
+        except UnicodeDecodeError:
+            self._skip(number, f"not UTF-8 text: {line[:40]!r}")
+            return
+        except FormatError as exc:  # stray library output, or a malformed event
+            self._skip(number, str(exc))
+            return
+        except Exception as exc:  # whatever else a line does to the parser: that line is lost, not the run
+            self._skip(number, f"{exc.__class__.__name__}: {exc}")
+            return
+        with self._lock:
+            if self._ended:
+                return
             if isinstance(event, events.Error) and not self.error:
                 self.error = event.message
             elif isinstance(event, events.Done):
                 self.done = event
             self._queue.put(event)
-        code = self.process.wait()
-        self._err_reader.join(timeout=5)
-        self.returncode = code
-        self._queue.put(Exited(code))
+
+    def _skip(self, number: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.skipped_lines) < REPORTED_SKIPS:
+            self.skipped_lines.append(f"line {number}: {reason[:200]}")
+
+    def _read_stderr(self) -> None:
+        while chunk := self.process.stderr.read(_CHUNK):
+            self._stderr += chunk
+            if len(self._stderr) > STDERR_TAIL_BYTES:
+                del self._stderr[:len(self._stderr) - STDERR_TAIL_BYTES]
+                self._stderr_cut = True
+
+    def _wait(self) -> None:
+        """Wait for the core to exit, give its output DRAIN_S to be read, then queue Exited."""
+        try:
+            self.process.wait()
+        except Exception as exc:  # not expected: still end the run
+            self._fail(f"the editor lost track of the clipasso core ({exc.__class__.__name__}: {exc})")
+            self.process.kill()
+        finally:
+            deadline = time.monotonic() + self.DRAIN_S
+            for reader in (self._reader, self._err_reader):
+                reader.join(timeout=max(0.0, deadline - time.monotonic()))
+            with self._lock:
+                self._ended = True
+                code = self.process.returncode
+                self.returncode = EXIT_INTERNAL if code is None else code
+                self._queue.put(Exited(self.returncode))
 
     def poll(self) -> list:
         """Events that arrived since the last call (never blocks)."""
@@ -144,6 +254,7 @@ class CoreRun:
 
     @property
     def running(self) -> bool:
+        """True until ``Exited`` is queued (the core exited and its output was read)."""
         return self.returncode is None
 
     def cancel(self) -> None:
@@ -153,6 +264,7 @@ class CoreRun:
 
     def close(self) -> None:
         """Stop the core if it still runs (closing its stdin, then killing it) and free the pipes."""
+        self._closing = True
         if self.process.poll() is None:
             try:
                 self.process.stdin.close()
@@ -166,18 +278,34 @@ class CoreRun:
             except OSError:
                 pass
 
+    def stderr_tail(self) -> str:
+        """The end of what the core wrote on stderr (at most STDERR_TAIL_BYTES, whole lines)."""
+        text = bytes(self._stderr).decode("utf-8", errors="replace")
+        return text.split("\n", 1)[-1] if self._stderr_cut else text
+
+    def skip_report(self) -> str | None:
+        """One line on the stdout lines that were skipped (None when there were none)."""
+        if not self.skipped:
+            return None
+        more = self.skipped - len(self.skipped_lines)
+        return (f"{self.skipped} line{'s' if self.skipped > 1 else ''} of the core's output "
+                f"{'were' if self.skipped > 1 else 'was'} not a progress event and skipped: "
+                f"{'; '.join(self.skipped_lines)}{f'; and {more} more' if more else ''}")
+
     def failure(self) -> str | None:
         """One message for the user when the run failed (None when it succeeded or was cancelled
-        with a result)."""
+        with a result); when the core failed without saying why in an event, the last line of its
+        stderr and what was skipped of its stdout."""
         if self.error:
             return self.error
         if self.returncode in (EXIT_OK, EXIT_CANCELLED) and self.done is not None:
             return None
         if self.returncode is None:
             return None
-        lines = "".join(self._stderr).strip().splitlines()
+        lines = self.stderr_tail().strip().splitlines()
         detail = lines[-1] if lines else "no message"
-        return f"the clipasso core failed (exit {self.returncode}): {detail}"
+        skipped = self.skip_report()
+        return f"the clipasso core failed (exit {self.returncode}): {detail}" + (f" ({skipped})" if skipped else "")
 
 
 def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=None,

@@ -6,6 +6,7 @@ in ``EVENTS``. PROTOCOL.md documents each event; this table is the only definiti
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Union
 
@@ -199,7 +200,12 @@ def _typed(name: str, value, annotation: str):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    return kind(value)
+    try:
+        if not math.isfinite(value):
+            raise TypeError(f"{name} must be a finite number, got {value!r}")
+        return kind(value)
+    except OverflowError:
+        raise TypeError(f"{name} is out of range") from None
 
 
 def to_dict(event: Event) -> dict:
@@ -222,13 +228,15 @@ def from_dict(data: dict) -> Event:
     if data["protocol"] != PROTOCOL_VERSION:
         raise ProtocolMismatch(f"the clipasso core speaks progress protocol {data.get('protocol')!r}; this "
                           f"side needs protocol {PROTOCOL_VERSION}: update the core or the editor add-on")
+    if not isinstance(data["event"], str):
+        raise FormatError(f"the event name must be text, got {_excerpt(repr(data['event']))}")
     cls = EVENTS.get(data["event"])
     if cls is None:
         return Unknown(str(data["event"]), data)
     if hasattr(cls, "from_fields"):
         try:
             return cls.from_fields(data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise FormatError(f"malformed {cls.name} event: {exc}") from None
     try:
         values = {}
@@ -242,8 +250,28 @@ def from_dict(data: dict) -> Event:
         raise FormatError(f"malformed {cls.name} event: {exc}") from None
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {_excerpt(text)}")
+    return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def from_line(line: str) -> Event:
+    """The typed event of one line of strict JSON (no NaN or Infinity, every number finite);
+    FormatError for anything else, however it is malformed."""
     try:
-        return from_dict(json.loads(line))
-    except json.JSONDecodeError:
-        raise FormatError(f"not a JSON event line: {line[:80]!r}") from None
+        data = json.loads(line, parse_float=_finite, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; RecursionError: deep nesting
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+            "nested too deeply" if isinstance(exc, RecursionError) else str(exc))
+        raise FormatError(f"not a JSON event line ({reason}): {_excerpt(line)!r}") from None
+    return from_dict(data)
