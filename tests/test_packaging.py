@@ -15,7 +15,7 @@ import pytest
 from clipasso_core import integrate_blender
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "clipasso_core", "blender_addon", "inkscape_ext")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "LICENSES", "clipasso_core", "blender_addon", "inkscape_ext")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,10 @@ def test_the_wheel_carries_every_subpackage_data_file_and_the_editors(source_cop
     wheel = next(tmp_path.glob("clipasso-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         files = {n for n in archive.namelist() if ".dist-info/" not in n}
+        licences = {n.split(".dist-info/", 1)[1] for n in archive.namelist() if ".dist-info/licenses/" in n}
+        metadata = next(archive.read(n).decode() for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    assert licences == {"licenses/LICENSE", "licenses/LICENSES/MIT.txt", "licenses/LICENSES/GPL-3.0-or-later.txt"}
+    assert "License-Expression: MIT AND GPL-3.0-or-later" in metadata
     expected = expected_files(source_copy)
     assert files == expected
     for needed in ("clipasso_core/contract/__init__.py", "clipasso_core/contract/PROTOCOL.md",
@@ -81,3 +85,17 @@ def test_an_editable_install_still_works(source_copy, tmp_path):
     done = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [str(source_copy / "blender_addon"), str(source_copy / "inkscape_ext")]
+
+
+def test_each_part_states_one_licence_everywhere():
+    """LICENSE's table, the Blender manifest (the platform requires GPL-3.0-or-later) and README agree."""
+    import tomllib
+
+    table = (ROOT / "LICENSE").read_text()
+    assert "| clipasso_core/" in table and "| MIT (LICENSES/MIT.txt) |" in table
+    assert table.count("| GPL-3.0-or-later (LICENSES/GPL-3.0-or-later.txt) |") == 2
+    manifest = tomllib.loads((ROOT / "blender_addon" / "blender_manifest.toml").read_text())
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == "MIT AND GPL-3.0-or-later"
+    readme = (ROOT / "README.md").read_text()
+    assert "## Licence" in readme and "GPL-3.0-or-later" in readme and "their own terms" in readme
