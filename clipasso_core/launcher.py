@@ -78,5 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     from .cli import main as cli_main
 
     if args[:1] in (["sketch"], ["animate"]) and not {"-h", "--help"} & set(args):
+        loading = _say_loading(args)
         import_module(".pipeline", __package__)
+        if loading:
+            sys.stderr.write("\r\033[K")  # the run's own lines follow
     return cli_main(args, stop)
+
+
+def _say_loading(args: list[str]) -> bool:
+    """On a terminal, with the progress bar, say what the first seconds are spent on (torch loading)."""
+    pairs = set(zip(args, args[1:])) | {(a, "") for a in args}
+    quiet = {("--progress", "json"), ("--progress", "none"), ("--progress=json", ""), ("--progress=none", "")}
+    if quiet & pairs or not sys.stderr.isatty():
+        return False
+    sys.stderr.write("clipasso: loading torch...")
+    sys.stderr.flush()
+    return True
