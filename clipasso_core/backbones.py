@@ -322,8 +322,8 @@ def model_needed(profile: BackboneProfile, role: str, weights: str | None = None
     before any model loads); None when it reads none (random weights)."""
     weights = weights or os.environ.get(WEIGHT_ENV[role]) or None
     if weights:
-        return Needed(f"the weights file {weights}", weights if os.path.isfile(weights) else None, None, None,
-                      f"check the path given with {WEIGHT_FLAG[role]} (or {WEIGHT_ENV[role]})")
+        return Needed(f"weights file not found: {weights}", weights if os.path.isfile(weights) else None, None,
+                      None, f"check the path given with {WEIGHT_FLAG[role]} (or {WEIGHT_ENV[role]})")
     if profile.random:
         return None
     arch = profile.loss_arch if role == "loss" else profile.saliency_arch

@@ -77,8 +77,8 @@ def _cancelled() -> bool:
 class Needed:
     """A model file a run needs. ``found``: the file when it is here (None: it is not); ``cache``:
     the folder a download puts it in; ``source``: the URL it is downloaded from (None: it cannot
-    be downloaded, e.g. a local weights file given by the user that does not exist); ``instead``:
-    what a user can do without a download."""
+    be downloaded, e.g. a local weights file given by the user); ``instead``: what a user can do
+    without a download (for a file that cannot be downloaded: what to check)."""
 
     what: str
     found: str | None
@@ -92,20 +92,21 @@ def require(needed: list[Needed]) -> None:
     downloadable now (downloads off, or its server unreachable), with where it would be cached and
     what to do instead. Nothing is created on disk."""
     reachable: dict[str, bool] = {}
-    problems = []
+    problems, downloadable = [], False
     for model in needed:
         if model.found is not None:
             continue
         if model.source is None:
-            problems.append(f"{model.what} not found: {model.instead}")
+            problems.append(f"{model.what}: {model.instead}")
             continue
         why = _why_no_download(model.source, reachable)
         if why is not None:
             problems.append(f"{model.what}, not in {model.cache} ({why}): {model.instead}")
+            downloadable = True
     if problems:
         count = "a model is" if len(problems) == 1 else f"{len(problems)} models are"
-        raise ModelUnavailableError(f"{count} missing: " + "; ".join(problems) +
-                                    ". Connect once and run again to download what is missing.")
+        raise ModelUnavailableError(f"{count} missing: " + "; ".join(problems) + "." +
+                                    (" Connect once and run again to download it." if downloadable else ""))
 
 
 def _why_no_download(url: str, reachable: dict[str, bool]) -> str | None:
@@ -188,7 +189,8 @@ class _Transfer:
             except _Restart:
                 continue
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
-                if attempt == ATTEMPTS - 1 or self.stop.wait(min(1.0 + attempt, 5.0)):
+                # a connection that broke is made again; a server never reached fails at once
+                if self.resumed is None or attempt == ATTEMPTS - 1 or self.stop.wait(min(1.0 + attempt, 5.0)):
                     raise
 
     def _connection(self) -> None:
@@ -537,6 +539,7 @@ def fetch_rembg_model(model: str) -> str | None:
         return None
     url, checksum, target = source
     what = f"background mask model {model}"
+    require([mask_model_needed(model)])
     try:
         download(url, target, what, folder, checksum=checksum)
     except _network_errors() as exc:
