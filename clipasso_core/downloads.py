@@ -106,7 +106,8 @@ def require(needed: list[Needed]) -> None:
     if problems:
         count = "a model is" if len(problems) == 1 else f"{len(problems)} models are"
         raise ModelUnavailableError(f"{count} missing: " + "; ".join(problems) + "." +
-                                    (" Connect once and run again to download it." if downloadable else ""))
+                                    (f" Connect once and run again to download {'it' if len(problems) == 1 else 'them'}."
+                                     if downloadable else ""))
 
 
 def _why_no_download(url: str, reachable: dict[str, bool]) -> str | None:
