@@ -102,7 +102,7 @@ def animate(frames: str | os.PathLike | FrameSource, config: SketchConfig | None
     Model downloads (first run) report ``Download`` events to progress too. ``encoders``: as in
     ``sketch``.
     """
-    with reporting(progress):
+    with reporting(progress, cancel):
         return _animate(frames, config, start, end, step, fps, progress, cancel, timings, encoders)
 
 
@@ -128,6 +128,8 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
         if done and cancelled():
             break
         frame_started = time.perf_counter()
+        if previous is None:  # the first frame: before any model loads
+            engine.check_models(image, init is not None)
         prepared = prepare(image, config)
         frame_grey = grey(image.rgb)
         flow = flow_between(previous.grey, frame_grey, image.width) if previous else None

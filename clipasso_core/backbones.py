@@ -19,6 +19,7 @@ Any other image network plugs in as a ``SketchEncoder`` (the protocol below) thr
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .downloads import fetch_openai_checkpoint, forget_cached
+from .downloads import Needed, fetch_openai_checkpoint, forget_cached, openai_checkpoint_needed
 from .errors import ModelUnavailableError
 
 _CONFIGS = Path(__file__).parent / "model_configs"
@@ -253,12 +254,30 @@ def _read_state_dict(path: str) -> dict:
     except (AttributeError, StopIteration):  # open_clip found no (non-empty) mapping in the file
         raise ModelUnavailableError(f"weights file {path} holds no state dict") from None
     except Exception as exc:
-        raise ModelUnavailableError(f"could not read weights file {path}: {exc}") from None
+        raise ModelUnavailableError(f"could not read weights file {path}: {_unreadable(path, exc)}") from None
     if not isinstance(state, dict):
         raise ModelUnavailableError(f"weights file {path} holds no state dict")
     if any(k.startswith("visual.") for k in state):
         state = {k[len("visual."):]: v for k, v in state.items() if k.startswith("visual.")}
     return state
+
+
+def _unreadable(path: str, exc: Exception) -> str:
+    """What is wrong with a weights file that neither torch nor safetensors could read, in one line
+    (torch's own message spans many lines and suggests turning its safety check off)."""
+    if os.path.getsize(path) == 0:
+        return "it is empty (0 bytes)"
+    with open(path, "rb") as data:
+        head = data.read(2)
+    text = str(exc)
+    if "Weights only load failed" in text and (head == b"PK" or head[:1] == b"\x80"):
+        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        return ("it holds Python objects besides tensors" + (f" ({refused.group(1)})" if refused else "") +
+                ", which torch does not load from a file it cannot trust: save the network's state_dict() "
+                "with torch.save, or use a safetensors file")
+    if head == b"PK" or path.endswith(".safetensors"):
+        return "it is damaged (an incomplete or corrupt checkpoint)"
+    return "it is not a torch or safetensors checkpoint (damaged, or another kind of file)"
 
 
 def _load_file(arch: str, path: str) -> nn.Module:
@@ -278,18 +297,37 @@ def openai_repo(arch: str) -> str:
     return _open_clip().get_pretrained_cfg(arch, "openai")["hf_hub"].strip("/")
 
 
+def _what(arch: str, role: str) -> str:
+    return f"CLIP {arch} weights ({'loss' if role == 'loss' else 'saliency'} model)"
+
+
+def _instead(role: str) -> str:
+    return f"pass a local checkpoint with {WEIGHT_FLAG[role]} PATH (or set {WEIGHT_ENV[role]})"
+
+
 def _load_openai(arch: str, role: str) -> nn.Module:
     """The image tower of OpenAI's ``arch`` from the hub cache, downloaded on first use."""
-    repo = openai_repo(arch)
-    what = f"CLIP {arch} weights ({'loss' if role == 'loss' else 'saliency'} model)"
-    hint = f"pass a local checkpoint with {WEIGHT_FLAG[role]} PATH (or set {WEIGHT_ENV[role]})"
-    path = fetch_openai_checkpoint(repo, what, hint)
+    what = _what(arch, role)
+    path = fetch_openai_checkpoint(openai_repo(arch), what, _instead(role))
     try:
         return _load_file(arch, path)
     except ModelUnavailableError as exc:
         forget_cached(path)
         raise ModelUnavailableError(f"the downloaded {what} could not be loaded ({exc}); the damaged file was "
                                     "removed from the cache: run again to download it again") from None
+
+
+def model_needed(profile: BackboneProfile, role: str, weights: str | None = None) -> Needed | None:
+    """The file ``load_encoder(profile, role, weights)`` will read, as a ``downloads.Needed`` (checked
+    before any model loads); None when it reads none (random weights)."""
+    weights = weights or os.environ.get(WEIGHT_ENV[role]) or None
+    if weights:
+        return Needed(f"weights file not found: {weights}", weights if os.path.isfile(weights) else None, None,
+                      None, f"check the path given with {WEIGHT_FLAG[role]} (or {WEIGHT_ENV[role]})")
+    if profile.random:
+        return None
+    arch = profile.loss_arch if role == "loss" else profile.saliency_arch
+    return openai_checkpoint_needed(openai_repo(arch), _what(arch, role), _instead(role))
 
 
 def load_encoder(profile: BackboneProfile, role: str, weights: str | None = None) -> ImageEncoder:

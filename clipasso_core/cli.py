@@ -482,14 +482,14 @@ def run_integrate(args: argparse.Namespace) -> int:
 def info_check() -> list[str]:
     """``clipasso info --check``: what a sketch would use here, one "name: value" line each for a
     person (the editors show them as they are): the core's and torch's versions, the device
-    (``--device auto``) and whether the OpenAI CLIP weights are in the hub cache."""
+    (``--device auto``) and, for each model a default sketch may need (the two OpenAI CLIP
+    checkpoints, rembg's background mask model), whether it is here and where it is or would go."""
     lines = [f"clipasso core: {__version__}"]
     try:
         import torch
-        from huggingface_hub import constants
 
-        from .backbones import PROFILES, WEIGHT_ENV, openai_repo
-        from .downloads import cached_openai_checkpoint
+        from .backbones import PROFILES, WEIGHT_ENV, model_needed
+        from .downloads import mask_model_needed
         from .pipeline import resolve_device
     except Exception as exc:  # a broken environment: say what, the editors show it
         return lines + [f"torch: cannot be loaded ({exc.__class__.__name__}: {exc})"]
@@ -500,9 +500,17 @@ def info_check() -> list[str]:
         if os.environ.get(WEIGHT_ENV[role]):
             lines.append(f"{what}: the file {os.environ[WEIGHT_ENV[role]]} ({WEIGHT_ENV[role]})")
             continue
-        cached = cached_openai_checkpoint(openai_repo(arch))
-        lines.append(f"{what}: downloaded ({cached})" if cached else
-                     f"{what}: not downloaded yet; the first sketch downloads it into {constants.HF_HUB_CACHE}")
+        model = model_needed(profile, role)
+        lines.append(f"{what}: downloaded ({model.found})" if model.found else
+                     f"{what}: not downloaded yet; the first sketch downloads it into {model.cache}")
+    try:
+        mask = mask_model_needed("u2net")
+    except Exception as exc:  # rembg or onnxruntime broken: say what
+        return lines + [f"background mask model u2net: rembg cannot be loaded ({exc.__class__.__name__}: {exc})"]
+    if mask is not None:
+        lines.append(f"background mask model u2net: downloaded ({mask.found})" if mask.found else
+                     f"background mask model u2net: not downloaded yet; the first sketch that masks a "
+                     f"background (--mask auto or on) downloads it into {mask.cache}")
     return lines
 
 

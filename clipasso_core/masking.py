@@ -7,12 +7,10 @@ Masked-out pixels (mask < 0.5) become white.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from PIL import Image
 
-from .downloads import rembg_model, report
+from .downloads import fetch_rembg_model, forget_cached, rembg_model
 from .errors import ModelUnavailableError
 
 MASK_MODES = ("auto", "on", "off")
@@ -35,27 +33,38 @@ def needs_rembg(mode: str, rgb: np.ndarray, alpha: np.ndarray | None) -> bool:
 
 
 def rembg_mask(rgb: np.ndarray, model: str = "u2net") -> np.ndarray:
-    """Foreground probability [H, W] in 0..1 of rgb [H, W, 3] (0..1) from rembg's ``model``."""
+    """Foreground probability [H, W] in 0..1 of rgb [H, W, 3] (0..1) from rembg's ``model``.
+
+    A missing model file is downloaded first (``downloads.fetch_rembg_model``: events, resumable,
+    cancellable); one that onnxruntime cannot load is damaged: it is removed (the next run
+    downloads it again) and ModelUnavailableError names it."""
     from rembg import new_session  # imported lazily: onnxruntime start-up is slow
 
-    folder, existing = rembg_model(model)
-    what = f"background mask model {model}"
-    fetching = existing is None
-    if fetching:  # rembg downloads it (its own URL, no progress hook): reported before and after
-        report(what, 0, None, folder)
+    fetch_rembg_model(model)
     try:
         session = new_session(model)
-    except Exception as exc:  # rembg/pooch raise many kinds; every one means "no model"
+    except Exception as exc:  # rembg/pooch/onnxruntime raise many kinds
+        folder, damaged = rembg_model(model)
+        if damaged is not None:
+            forget_cached(damaged)
+            raise ModelUnavailableError(
+                f"the background mask model file {damaged} is damaged ({_load_problem(exc)}); it was removed: run "
+                f"again to download it again, or copy a good {model}.onnx into {folder}, or run with --mask off"
+            ) from None
         raise ModelUnavailableError(
             f"background-mask model {model!r} is not available ({exc.__class__.__name__}). rembg "
             f"downloads it on first use into {folder}; offline, copy {model}.onnx there, or run with "
             "--mask off.") from None
-    fetched = rembg_model(model)[1] if fetching else None
-    if fetched:
-        report(what, os.path.getsize(fetched), os.path.getsize(fetched), folder)
     image = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     mask = session.predict(image)[0].resize(image.size, Image.Resampling.BILINEAR)
     return np.asarray(mask, dtype=np.float32) / 255.0
+
+
+def _load_problem(exc: Exception) -> str:
+    """onnxruntime's reason for refusing a model file, in a few words."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    reason = text.rsplit("failed:", 1)[-1].strip() if "failed:" in text else text
+    return f"onnxruntime cannot load it: {reason or exc.__class__.__name__}"
 
 
 def apply_mask(rgb: np.ndarray, mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -14,13 +14,13 @@ import numpy as np
 import torch
 
 from . import __version__
-from .backbones import PROFILES, Encoders, load_encoder
+from .backbones import PROFILES, Encoders, load_encoder, model_needed
 from . import canvas as canvas_module
 from .canvas import CanvasTransform, pad_and_resize
 from .config import CANVAS, SEED_STRIDE, Preset, SketchConfig
 from .contract import events
 from .contract.geometry import hex_to_rgb
-from .downloads import reporting
+from .downloads import mask_model_needed, reporting, require
 from .errors import Cancelled, InputError
 from .image_io import LoadedImage, load_image
 from .loss import ClipLoss
@@ -76,6 +76,12 @@ def bf16_supported(device: torch.device) -> bool:
         torch.backends.mkldnn.is_available()
 
 
+def uses_rembg(loaded: LoadedImage, config: SketchConfig) -> bool:
+    """Whether ``prepare`` masks this image with rembg (not by its own alpha, not left as it is)."""
+    own_alpha = loaded.alpha is not None and config.mask != "off"
+    return not own_alpha and needs_rembg(config.mask, loaded.rgb, loaded.alpha)
+
+
 def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig) -> Prepared:
     """Load the image, mask its background as configured, and put it on the canvas (the target fades
     to white at the image's border, ``canvas.TARGET_FEATHER``)."""
@@ -84,7 +90,7 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
     masked = False
     if loaded.alpha is not None and config.mask != "off":
         rgb, masked = apply_mask(rgb, loaded.alpha), True
-    elif needs_rembg(config.mask, rgb, loaded.alpha):
+    elif uses_rembg(loaded, config):
         rgb, masked = apply_mask(rgb, rembg_mask(rgb, config.mask_model)), True
     transform = CanvasTransform(loaded.width, loaded.height, CANVAS)
     target = torch.from_numpy(pad_and_resize(rgb, CANVAS, fill=1.0, feather=canvas_module.TARGET_FEATHER)).permute(2, 0, 1).contiguous()
@@ -207,6 +213,18 @@ class Engine:
                 encoder = load_encoder(self.profile, "loss", self.config.clip_weights)
             self.loss = ClipLoss(encoder.to(self.device), bf16=self.bf16)
         return self.loss
+
+    def check_models(self, loaded: LoadedImage, init: bool) -> None:
+        """Before any model loads: one ModelUnavailableError naming every model file this run needs
+        (the mask model when ``loaded`` is masked with rembg, the saliency model unless ``init``,
+        the loss model; each unless replaced by ``encoders`` or random) that is neither here nor
+        downloadable now."""
+        needed = [mask_model_needed(self.config.mask_model) if uses_rembg(loaded, self.config) else None]
+        if self.encoders.saliency is None and not init:
+            needed.append(model_needed(self.profile, "saliency", self.config.saliency_weights))
+        if self.encoders.loss is None:
+            needed.append(model_needed(self.profile, "loss", self.config.clip_weights))
+        require([model for model in needed if model is not None])
 
     def style(self, prepared: Prepared, strokes: int) -> StrokeStyle:
         """How ``strokes`` strokes are drawn on the canvas of ``prepared``."""
@@ -342,7 +360,7 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     ``optimize``). ``encoders`` (``backbones.Encoders``): image networks that replace the backbone
     profile's for the loss and/or the saliency (any ``backbones.SketchEncoder``).
     """
-    with reporting(progress):  # model downloads also report to progress
+    with reporting(progress, cancel):  # model downloads report to progress and stop on cancel
         return _sketch(image, config, progress, cancel, timings, encoders)
 
 
@@ -356,7 +374,9 @@ def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
     if init is not None and config.levels and len(init.strokes) != config.levels[0]:
         raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
                          f"stroke count ({len(init.strokes)})")
-    prepared = prepare(image, config)
+    loaded = image if isinstance(image, LoadedImage) else load_image(image or EXAMPLE_IMAGE)
+    engine.check_models(loaded, init is not None)
+    prepared = prepare(loaded, config)
     done = optimise_image(engine, prepared, init, step_reporter(progress, config, prepared), cancelled, timings)
     top, result, winner = done.top, done.result, done.winner
 

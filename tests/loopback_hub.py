@@ -1,25 +1,36 @@
 """A stand-in for the Hugging Face hub on 127.0.0.1 (never anything else): enough of the protocol
 for ``hf_hub_download`` (HEAD and GET of ``/{repo}/resolve/{revision}/{file}``, ranges), serving
-files from memory, with switches to cut the body short or corrupt it."""
+files from memory, with switches to cut the body short, corrupt it, send it slowly or stall. Any
+other path serves the file of that name (``/{name}``), as a plain download server would."""
 from __future__ import annotations
 
 import hashlib
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 class LoopbackHub:
-    """``files``: "{repo}/{filename}" -> bytes. ``cut_after``: bytes sent before every GET breaks off
-    (None: whole files); ``corrupt``: serve flipped bytes of the same size. ``gets`` counts GETs."""
+    """``files``: "{repo}/{filename}" (or a plain name) -> bytes. ``cut_after``: bytes sent before
+    every GET breaks off (None: whole files); ``corrupt``: serve flipped bytes of the same size;
+    ``rate``: bytes per second sent (None: as fast as it goes); ``stall_after``: bytes sent before
+    the body stops for ``STALL_S`` s and the connection closes. ``gets`` counts GETs, ``served`` the
+    body bytes sent."""
+
+    STALL_S = 10.0
+    PIECE = 1 << 16
 
     def __init__(self, files: dict[str, bytes]):
         self.files = files
         self.cut_after: int | None = None
         self.corrupt = False
+        self.rate: float | None = None
+        self.stall_after: int | None = None
         self.gets = 0
+        self.served = 0
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -30,7 +41,7 @@ class LoopbackHub:
 
             def _entry(self):
                 match = re.fullmatch(r"/(.+)/resolve/[^/]+/(.+)", self.path.split("?")[0])
-                return hub.files.get(f"{match.group(1)}/{match.group(2)}") if match else None
+                return hub.files.get(f"{match.group(1)}/{match.group(2)}" if match else self.path[1:])
 
             def _head(self, data: bytes | None, status: int = 200, length: int | None = None, extra=()):
                 if data is None:
@@ -67,12 +78,24 @@ class LoopbackHub:
                 elif not self._head(data):
                     return
                 body = data[start:]
-                if hub.cut_after is not None:
-                    self.wfile.write(body[:hub.cut_after])
-                    self.wfile.flush()
+                limit = min([len(body), *(n for n in (hub.cut_after, hub.stall_after) if n is not None)])
+                try:
+                    self._send(body[:limit])
+                    if hub.stall_after is not None and limit == hub.stall_after:
+                        time.sleep(hub.STALL_S)
+                except OSError:  # the client went away
+                    pass
+                if limit < len(body):
                     self.close_connection = True
-                    return
-                self.wfile.write(body)
+
+            def _send(self, body: bytes) -> None:
+                for at in range(0, len(body), hub.PIECE):
+                    piece = body[at:at + hub.PIECE]
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    hub.served += len(piece)
+                    if hub.rate:
+                        time.sleep(len(piece) / hub.rate)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -145,6 +145,39 @@ def test_wrong_or_missing_weights_file_is_a_clear_error(tmp_path):
         load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / "list.pt"))
 
 
+def _refused_pickle(path):
+    import fractions
+
+    torch.save({"visual.x": fractions.Fraction(1, 3)}, path)  # an object weights_only refuses
+
+
+@pytest.mark.parametrize("write, problem", [
+    (lambda path: path.write_bytes(b"garbage, not a checkpoint"),
+     "it is not a torch or safetensors checkpoint (damaged, or another kind of file)"),
+    (lambda path: path.write_bytes(b""), "it is empty (0 bytes)"),
+    (_refused_pickle, "it holds Python objects besides tensors (fractions.Fraction), which torch does not load"),
+], ids=["garbage", "zero-bytes", "refused-pickle"])
+def test_a_damaged_weights_file_is_one_line_naming_it(tmp_path, write, problem):
+    path = tmp_path / "weights.pt"
+    write(path)
+    with pytest.raises(ModelUnavailableError) as failure:
+        load_encoder(PROFILES["tiny-random"], "loss", str(path))
+    message = str(failure.value)
+    assert message.startswith(f"could not read weights file {path}: {problem}") and "\n" not in message
+    assert "weights_only" not in message and "issue" not in message  # none of torch's advice
+
+
+def test_a_damaged_weights_file_ends_the_run_with_exit_2(tmp_path, cli_env):
+    from test_cli import FAST, clipasso
+
+    (tmp_path / "rn.pt").write_bytes(b"garbage")
+    run = clipasso(["sketch", "-o", str(tmp_path / "x.svg"), "--clip-weights", str(tmp_path / "rn.pt"),
+                    "--iterations", "2", *FAST[:-2], "--progress", "none"], cli_env)
+    assert run.returncode == 2 and not (tmp_path / "x.svg").exists()
+    assert run.stderr == (f"clipasso: error: could not read weights file {tmp_path / 'rn.pt'}: it is not a torch "
+                          "or safetensors checkpoint (damaged, or another kind of file)\n")
+
+
 def test_openai_weights_offline_and_uncached_fail_fast(tmp_path, monkeypatch):
     import huggingface_hub.constants as constants
 

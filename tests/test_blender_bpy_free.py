@@ -589,12 +589,15 @@ def test_check_shows_what_the_core_says_about_itself(tmp_path, monkeypatch):
     """Check runs ``clipasso info --check`` (the core's lines for a person, then its info event); a
     core from before --check still gives its version."""
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path / "rembg"))
     lines = core_setup.check([sys.executable, "-m", "clipasso_core"])
     assert lines[0] == "clipasso core: 0.1.0" and lines[1].startswith("torch: ")
     assert lines[2] in ("device: cpu", "device: cuda", "device: mps")
-    hub = tmp_path / "hf" / "hub"
+    hub, rembg = tmp_path / "hf" / "hub", tmp_path / "rembg" / "models" / "u2net"
     assert lines[3:] == [f"CLIP RN101 weights: not downloaded yet; the first sketch downloads it into {hub}",
-                         f"CLIP ViT-B-32 weights: not downloaded yet; the first sketch downloads it into {hub}"]
+                         f"CLIP ViT-B-32 weights: not downloaded yet; the first sketch downloads it into {hub}",
+                         "background mask model u2net: not downloaded yet; the first sketch that masks a "
+                         f"background (--mask auto or on) downloads it into {rembg}"]
     old = _program(tmp_path / "old-core", f"""#!{sys.executable}
 import sys
 if "--check" in sys.argv:
