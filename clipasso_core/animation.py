@@ -7,12 +7,16 @@ frames (``flow``) and runs a short schedule (``FRAME_FRACTION`` of the preset's 
 control point near its flow-predicted position: ``TEMPORAL_WEIGHT`` x the first frame's loss x the
 mean squared distance (canvas px^2). Stroke k stays stroke k (same id and rank) in every frame. A
 scene cut (the flow explains too little, ``flow.CUT_RESIDUAL``) starts that frame afresh.
+
+With ``--init``, the init file's strokes are the first frame's and their count is the animation's;
+each keeps its own width, colour and opacity (unless the config sets them) in every frame.
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -27,10 +31,11 @@ from .contract.sequence import Frame, SketchSequence
 from .downloads import reporting
 from .errors import Cancelled, InputError
 from .flow import flow_between, grey
-from .frames import FrameSource, open_frames
+from .frames import FrameSource, FrameWarning, open_frames
+from .image_io import nothing_to_sketch
 from .optimize import ClipObjective, WithPointsPenalty, optimize
 from .pipeline import (CancelCheck, Engine, Prepared, _ranked_sketch, optimise_image, prepare, read_init, start_engine,
-                       step_reporter)
+                       step_reporter, stroke_looks)
 from .levels import RankedStrokes
 
 FRAME_FRACTION = 0.1
@@ -66,25 +71,36 @@ def frame_schedule(preset: Preset) -> Preset:
                    lr=preset.lr * FRAME_LR, prune_at=0.0, seeds=1, target_bank=0)
 
 
-def follow(engine: Engine, prepared: Prepared, predicted: torch.Tensor, reference_loss: float,
+def follow(engine: Engine, prepared: Prepared, predicted: torch.Tensor, ids: list[int], reference_loss: float,
            rng: np.random.Generator, report, cancelled: Callable[[], bool]):
-    """One later frame: strokes from ``predicted`` points [S, 4, 2] (canvas px) optimised on a short
-    schedule with the temporal term. Returns (points [S, 4, 2], loss without the term, cancelled)."""
+    """One later frame: strokes ``ids`` from ``predicted`` points [S, 4, 2] (canvas px) optimised on a
+    short schedule with the temporal term. Returns (points [S, 4, 2], loss without the term, cancelled)."""
     schedule = frame_schedule(engine.preset)
     clip = ClipObjective(engine.load_loss(), prepared.target.to(engine.device), schedule, rng,
-                         engine.config.canvas_stroke_width)
+                         engine.stroke_width)
     weight = TEMPORAL_WEIGHT * abs(reference_loss)
 
     def temporal(points: torch.Tensor) -> torch.Tensor:
         return weight * (points - predicted).pow(2).sum(-1).mean((1, 2))
 
-    style = engine.style(prepared, len(predicted))
+    style = engine.style(prepared, ids)
     result = optimize(predicted[None], style, WithPointsPenalty(clip, temporal), schedule, [rng], report,
                       cancelled)
     points = result.points[0]
     with torch.no_grad():
         loss = clip.clean_losses(style.render(points[None]), points[None]).item()
     return points, loss, result.cancelled
+
+
+def _in_places(ranked: RankedStrokes, ids: list[int], uniform: bool) -> RankedStrokes:
+    """A scene cut's fresh strokes in the places of the strokes ``ids`` (the previous frame's order).
+    They were optimised in those places, with those strokes' looks (``ranked.ids``). When every
+    stroke looks the same, the new ones take the old places most important first; otherwise each
+    keeps the place (and so the id and look) it was optimised in."""
+    if uniform:
+        return RankedStrokes(ranked.points, list(ids), ranked.loss, ranked.importance)
+    order = [ranked.ids.index(i) for i in ids]
+    return RankedStrokes(ranked.points[order], list(ids), ranked.loss, [ranked.importance[k] for k in order])
 
 
 def animate(frames: str | os.PathLike | FrameSource, config: SketchConfig | None = None, *, start: int = 0,
@@ -115,6 +131,8 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
     source = frames if isinstance(frames, FrameSource) else open_frames(frames)
     selection = source.select(start, end, step)
     init = read_init(config.init) if config.init else None
+    if init is not None:  # the init's strokes are the animation's (a cut starts as many afresh)
+        config = replace(config, strokes=len(init.strokes))
     engine = start_engine(config, encoders)
     check = CancelCheck(cancel)
     cancelled = check.check
@@ -124,20 +142,27 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
     steps = cuts = 0
     previous: _Previous | None = None
     reference_loss = 0.0
+    plain: list[int] = []  # frames with nothing to sketch
     for index, image in selection:
         if done and cancelled():
             break
         frame_started = time.perf_counter()
         if previous is None:  # the first frame: before any model loads
             engine.check_models(image, init is not None)
+        if nothing_to_sketch(image):
+            plain.append(index)
         prepared = prepare(image, config)
+        if engine.looks is None:
+            engine.looks = stroke_looks(config, init, prepared.transform)
         frame_grey = grey(image.rgb)
         flow = flow_between(previous.grey, frame_grey, image.width) if previous else None
-        report = step_reporter(progress, config, prepared, index)
+        ids = previous.strokes.ids if previous is not None else None
+        report = step_reporter(progress, engine, prepared, index, ids=ids)
         is_cut = flow is not None and flow.is_cut
         if previous is None or is_cut:
             try:
-                fresh = optimise_image(engine, prepared, init if previous is None else None, report, cancelled)
+                fresh = optimise_image(engine, prepared, init if previous is None else None, report, cancelled,
+                                       ids=ids)
             except Cancelled:
                 if done:
                     break
@@ -146,9 +171,9 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
             steps += fresh.result.iterations[fresh.winner]
             if previous is None:
                 reference_loss, masked = ranked.loss, prepared.masked
-            else:  # a cut: new strokes take the places (ids) of the old ones, most important first
+            else:
                 cuts += 1
-                ranked = RankedStrokes(ranked.points, previous.strokes.ids, ranked.loss, ranked.importance)
+                ranked = _in_places(ranked, previous.strokes.ids, engine.looks.uniform)
             loss = ranked.loss
             if timings is not None and previous is None:
                 timings["first_s"] = time.perf_counter() - frame_started
@@ -157,14 +182,14 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
             moved = flow.move(_to_image(previous.strokes.points, t))
             rng = np.random.default_rng(config.seed + 1 + index)
             points, loss, was_cancelled = follow(engine, prepared, _to_canvas(moved, t, engine.device),
-                                                 reference_loss, rng, report, cancelled)
+                                                 previous.strokes.ids, reference_loss, rng, report, cancelled)
             if was_cancelled:
                 break
             steps += frame_schedule(engine.preset).iterations
             ranked = RankedStrokes(points, previous.strokes.ids, loss, previous.strokes.importance)
             if timings is not None:
                 timings.setdefault("later_s", []).append(time.perf_counter() - frame_started)
-        sketch = _ranked_sketch(ranked, config, prepared, {})
+        sketch = _ranked_sketch(ranked, engine.looks, prepared, {})
         done.append(Frame(index, sketch.strokes, is_cut))
         losses.append(loss)
         if progress is not None:
@@ -172,7 +197,12 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
         previous = _Previous(frame_grey, ranked)
         if was_cancelled:
             break
+    if plain:
+        warnings.warn(f"{source.name}: {len(plain)} of the {selection.read} frames read have nothing to sketch "
+                      f"(one plain colour or fully transparent; the first is frame {plain[0]}): their "
+                      "strokes follow nothing there", FrameWarning, stacklevel=3)
     metadata = {**engine.metadata(), "strokes": config.strokes, "seed": config.seed, "frames": len(done),
+                "frames_expected": selection.total, "frames_read": selection.read,
                 "start": start, "step": step, "cuts": cuts, "steps": steps,
                 "mean_loss": round(float(np.mean(losses)), 6), "masked": masked,
                 "cancelled": check.cut_short, "seconds": round(time.perf_counter() - started, 2)}

@@ -197,13 +197,24 @@ def _finished(event, also: list[str]) -> str:
         return f"wrote {written}"
     done = f"{event.frames} frames" if event.frames is not None else f"{event.iterations} steps"
     return f"cancelled after {done}: wrote the best sketch so far to {written}"
+class _Given(argparse.Action):
+    """Stores the value and notes that the option was given (``args.given``): an --init file's own
+    stroke looks and stroke count yield only to options given on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", frozenset()) | {self.dest}
+
+
+def _given(args: argparse.Namespace, name: str) -> bool:
+    return name in getattr(args, "given", ())
 
 
 def _add_option(parser, name: str, kind, table=RUN_OPTIONS) -> None:
     """An argparse option from a contract table (its flag, help, choices and default)."""
     option = table[name]
     default = f" (default: {option.default})" if option.default != "" else ""
-    parser.add_argument(option.flag, dest=name, type=kind, default=option.default,
+    parser.add_argument(option.flag, dest=name, type=kind, default=option.default, action=_Given,
                         choices=list(option.choices) or None, help=option.help + default)
 
 
@@ -314,15 +325,37 @@ def _add_run_options(s: argparse.ArgumentParser) -> None:
                         "(for integrations that hold the core's stdin)")
 
 
+LOOKS = {"canvas_stroke_width": "stroke_width", "color": "color", "opacity": "opacity"}
+"""SketchConfig's stroke looks and their options: left out unless given (then --init strokes keep theirs)."""
+
+
 def _config(args: argparse.Namespace):
     from .config import SketchConfig
 
     return SketchConfig(
         strokes=args.strokes, preset=args.preset, seeds=args.seeds or None, iterations=args.iterations or None,
-        seed=args.seed, canvas_stroke_width=args.stroke_width, color=args.color, opacity=args.opacity,
+        seed=args.seed, **{field: getattr(args, name) for field, name in LOOKS.items() if _given(args, name)},
         mask=args.mask, mask_model=args.mask_model, device=args.device, backbone=args.backbone,
         clip_weights=args.clip_weights, saliency_weights=args.saliency_weights, init=args.init,
         preview_every=args.preview_every, levels=_levels(getattr(args, "levels", ""))).validate()
+
+
+def _stroke_count(args: argparse.Namespace, config) -> int:
+    """The run's stroke count: --init's strokes, else the largest of --levels, else --strokes. A
+    given --strokes that says otherwise is refused rather than ignored."""
+    from .pipeline import read_init
+
+    if config.init:
+        count = len(read_init(config.init).strokes)
+        why = f"the --init file, which has {count} strokes: an --init sketch keeps its own strokes"
+    elif config.levels:
+        count = config.levels[0]
+        why = f"--levels: the largest level ({count}) is the stroke count"
+    else:
+        return config.strokes
+    if _given(args, "strokes") and args.strokes != count:
+        raise InputError(f"--strokes {args.strokes} disagrees with {why}; leave --strokes out")
+    return count
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -358,16 +391,18 @@ def _start(args: argparse.Namespace, reporter: Reporter, config, start: events.S
     reporter.stop.hard = True
 
 
-def _write(reporter: Reporter, files: dict[Path, bytes]) -> None:
-    """Write the outputs (each atomically); a second signal now waits for the files to be written."""
+def _write(reporter: Reporter, files: dict[Path, bytes], folders: list[Path] = ()) -> None:
+    """Write the outputs (each atomically; ``folders`` made for them, removed again if the write
+    fails); a second signal now waits for the files to be written."""
     from .atomic import write_files
 
     reporter.stop.hard = False
-    write_files(files)
+    write_files(files, folders=list(folders))
 
 
 def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
-    from .pipeline import EXAMPLE_IMAGE, canvas_png, read_init, resolve_device, sketch
+    from .image_io import check_image_path
+    from .pipeline import EXAMPLE_IMAGE, canvas_png, resolve_device, sketch
     from .svg import to_svg
 
     config = _config(args)
@@ -380,9 +415,9 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     svg_path = _check_output(args.output, ".svg")
     json_path = _check_output(args.json_out, ".json") if args.json_out else None
     raster_path = _check_output(args.save_raster, ".png") if args.save_raster else None
-    if args.input is not None and not Path(args.input).is_file():
-        raise InputError(f"input image not found: {args.input}")
-    init_strokes = len(read_init(config.init).strokes) if config.init else config.strokes
+    if args.input is not None:
+        check_image_path(args.input)
+    init_strokes = _stroke_count(args, config)
     _start(args, reporter, config, events.Start(__version__, str(args.input or EXAMPLE_IMAGE), init_strokes,
                                                 config.seed_count, config.resolved_preset().iterations,
                                                 config.preset, config.backbone))
@@ -409,7 +444,7 @@ def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
     from .animation import animate
     from .atomic import check_writable
     from .frames import FrameWarning, open_frames
-    from .pipeline import read_init, resolve_device
+    from .pipeline import resolve_device
     from .svg import to_svg
     from .svg_animation import to_animated_svg
 
@@ -422,7 +457,7 @@ def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
         check_writable(frames_dir / "frame_00000.svg" if frames_dir.is_dir() else frames_dir)
     source = open_frames(args.input)
     selection = source.select(args.start, None if args.end < 0 else args.end, args.step)
-    strokes = len(read_init(config.init).strokes) if config.init else config.strokes
+    strokes = _stroke_count(args, config)
     preset = config.resolved_preset()
     _start(args, reporter, config, events.Start(__version__, args.input, strokes, config.seed_count, preset.iterations,
                                                 config.preset, config.backbone, selection.total))
@@ -436,12 +471,11 @@ def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
     files = {svg_path: to_animated_svg(result).encode("utf-8")}
     if json_path:
         files[json_path] = result.to_json().encode("utf-8")
-    if frames_dir is not None:
-        frames_dir.mkdir(exist_ok=True)
+    if frames_dir is not None:  # made now, and removed again if the files cannot be written
         for position, frame in enumerate(result.frames):
             files[frames_dir / f"frame_{frame.index:05d}.svg"] = to_svg(result.frame_sketch(position)).encode("utf-8")
         reporter.also.append(f"{len(result.frames)} frame SVGs in {frames_dir}")
-    _write(reporter, files)
+    _write(reporter, files, folders=[frames_dir] if frames_dir is not None else [])
     cancelled = bool(result.metadata.get("cancelled"))
     reporter.emit(events.Done(str(svg_path), result.metadata["mean_loss"], config.seed, result.metadata["steps"],
                               cancelled, str(json_path) if json_path else None, frames=len(result.frames)))

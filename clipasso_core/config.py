@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .backbones import PROFILES
-from .contract.formats import FormatError, check_color
+from .contract.formats import FormatError
 from .contract.options import CANVAS_PX, MAX_ITERATIONS, MAX_SEEDS, RUN_OPTIONS, parse_levels
 from .errors import InputError
 from .masking import MASK_MODES
@@ -70,7 +70,11 @@ class SketchConfig:
     the options editors set come from ``contract.options.RUN_OPTIONS``.
 
     canvas_stroke_width is the stroke width in px of the 224-px working canvas (3 = the paper); the
-    output scales it to the image (``Stroke.width`` is image px). color is "#rrggbb"; opacity in 0..1.
+    output scales it to the image (``Stroke.width`` is image px). color: any CSS colour (a name such
+    as ``red``, ``#rgb``, ``#rrggbb``, ``rgb()``, ``hsl()``; ``validate`` makes it "#rrggbb");
+    opacity in 0..1. These three left None: with ``init``, each stroke keeps the init file's own
+    width, colour and opacity; without, the defaults of ``contract.options.RUN_OPTIONS`` (filled in
+    by ``validate``). Set, they apply to every stroke, init strokes included.
     """
 
     strokes: int = _DEFAULT["strokes"]
@@ -78,9 +82,9 @@ class SketchConfig:
     seeds: int | None = None
     iterations: int | None = None
     seed: int = 0
-    canvas_stroke_width: float = _DEFAULT["stroke_width"]
-    color: str = _DEFAULT["color"]
-    opacity: float = _DEFAULT["opacity"]
+    canvas_stroke_width: float | None = None
+    color: str | None = None
+    opacity: float | None = None
     mask: str = _DEFAULT["mask"]
     mask_model: str = "u2net"
     device: str = "auto"
@@ -108,12 +112,19 @@ class SketchConfig:
             _whole("seeds (--seeds)", self.seeds, 1, RUN_OPTIONS["seeds"].maximum, "0: the preset's")
         if self.iterations is not None:
             _whole("iterations (--iterations)", self.iterations, 1, MAX_ITERATIONS, "0: the preset's")
-        _number("stroke width (--width)", self.canvas_stroke_width, RUN_OPTIONS["stroke_width"])
-        _number("opacity (--opacity)", self.opacity, RUN_OPTIONS["opacity"])
-        try:
-            check_color(self.color, "stroke")
-        except FormatError as exc:
-            raise InputError(str(exc)) from None
+        if not self.init:  # nothing to take the strokes' looks from: the defaults
+            for name, option in (("canvas_stroke_width", "stroke_width"), ("color", "color"),
+                                 ("opacity", "opacity")):
+                if getattr(self, name) is None:
+                    setattr(self, name, _DEFAULT[option])
+        if self.canvas_stroke_width is not None:
+            _number("stroke width (--width)", self.canvas_stroke_width, RUN_OPTIONS["stroke_width"])
+        if self.opacity is not None:
+            _number("opacity (--opacity)", self.opacity, RUN_OPTIONS["opacity"])
+        if self.color is not None:
+            from .svg import css_color
+
+            self.color = css_color(self.color, "stroke colour (--color)")
         _whole("seed (--seed)", self.seed, 0, MAX_SEED)
         if self.mask not in MASK_MODES:
             raise InputError(f"unknown mask mode {self.mask!r} (choose from {', '.join(MASK_MODES)})")

@@ -5,7 +5,14 @@ sort: ``f2.png`` before ``f10.png``), a glob pattern (``shots/*.png``), or one s
 one-frame animation). Frames come as ``LoadedImage`` (the size of the input's frames, downscaled in
 memory above ``image_io.MAX_SIDE``) and never all at once, so memory does not grow with the number
 of frames. Every frame has the first frame's size: folders and globs with images of different sizes
-are refused. At most ``MAX_FRAMES`` frames are sketched.
+are refused, and so are frames smaller than ``image_io.MIN_SIDE`` on a side. At most ``MAX_FRAMES``
+frames are sketched: a selection of more is refused before anything is decoded, counting a video's
+packets when its container does not say how many frames it has (MPEG-TS).
+
+A video must decode its first frame when it is opened (else: no frame could be decoded). One that
+ends before the frame count its container announces (a truncated or damaged file), or whose
+decoding fails part way, gives the frames read and one ``FrameWarning`` saying so; the
+``Selection`` knows how many frames were expected (``total``) and read (``read``).
 """
 from __future__ import annotations
 
@@ -20,12 +27,11 @@ from PIL import Image, UnidentifiedImageError
 
 from .contract.sequence import MAX_FRAMES
 from .errors import InputError
-from .image_io import MAX_PIXELS, LoadedImage, from_pil, load_image
+from .image_io import (MAX_PIXELS, NOT_IMAGES, VIDEO_SUFFIXES, LoadedImage, check_size, from_pil, load_image,
+                       unsupported)
 
 DEFAULT_FPS = 24.0
 """Frames per second of image folders, globs and stills (videos and animations have their own)."""
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ogv", ".wmv", ".flv",
-                  ".mts", ".m2ts", ".ts", ".dv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
 
@@ -36,7 +42,9 @@ class FrameWarning(UserWarning):
 @dataclass
 class FrameSource:
     """An input's frames: ``width`` x ``height`` px, ``fps``, ``count`` frames (None when the input
-    does not say). ``read()`` yields every frame from the first, as ``LoadedImage``."""
+    does not say). ``read()`` yields every frame from the first, as ``LoadedImage``. ``counter(n)``
+    (videos whose container has no frame count): how many frames there are, counting at most n.
+    ``stopped``: why reading stopped before the end (a decoding error), set by ``read()``."""
 
     name: str
     width: int
@@ -44,6 +52,8 @@ class FrameSource:
     fps: float
     count: int | None
     read: Callable[[], Iterator[LoadedImage]]
+    counter: Callable[[int], int] | None = None
+    stopped: str | None = None
 
     def select(self, start: int = 0, end: int | None = None, step: int = 1) -> "Selection":
         """Frames start, start + step, ... up to end (inclusive; None = the last). InputError when
@@ -51,6 +61,14 @@ class FrameSource:
         if start < 0 or step < 1 or (end is not None and end < start):
             raise InputError(f"no frames to sketch: --start {start}, --end {end}, --step {step} (start and "
                              "end are 0-based input frames, end >= start, step >= 1)")
+        if self.count is None and self.counter is not None:
+            needed = end + 1 if end is not None else start + MAX_FRAMES * step + 1
+            counted = self.counter(needed)
+            if counted < needed:
+                self.count = counted  # all of them
+            elif end is None:
+                raise InputError(f"more than {MAX_FRAMES} frames to sketch from {self.name}; the limit is "
+                                 f"{MAX_FRAMES}: choose fewer with --start, --end or --step")
         last = self.count - 1 if self.count is not None else None
         if last is not None and start > last:
             raise InputError(f"--start {start} is past the end of {self.name}: it has {self.count} frame"
@@ -74,23 +92,39 @@ class Selection:
     step: int
     total: int | None
     """Frames selected, when the source's count is known."""
+    read: int = 0
+    """Frames of the selection read so far (after the iteration: all that could be read)."""
 
     def __iter__(self) -> Iterator[tuple[int, LoadedImage]]:
-        yielded = 0
-        for index, frame in enumerate(self.source.read()):
+        source, self.read, last = self.source, 0, None
+        for index, frame in enumerate(source.read()):
             if self.end is not None and index > self.end:
                 break
+            last = index
             if index < self.start or (index - self.start) % self.step:
                 continue
-            if yielded == MAX_FRAMES:
-                warnings.warn(f"{self.source.name}: stopped after {MAX_FRAMES} frames (the limit); choose "
+            if self.read == MAX_FRAMES:  # the count was wrong: the limit still holds
+                warnings.warn(f"{source.name}: stopped after {MAX_FRAMES} frames (the limit); choose "
                               "fewer with --start, --end or --step", FrameWarning, stacklevel=2)
                 break
-            yielded += 1
+            self.read += 1
             yield index, frame
-        if yielded == 0:
-            raise InputError(f"--start {self.start} is past the end of {self.source.name}: it has no frame "
-                             "there")
+        else:  # the input ended
+            if self.read == 0:
+                said = f"; the file says it has {source.count}" if source.count else ""
+                has = ("no frame" if last is None else "1 frame (0)" if last == 0
+                       else f"{last + 1} frames (0 to {last})")
+                raise InputError(f"--start {self.start} is past the end of {source.name}: it has {has} that "
+                                 f"could be read{said}" + (f" (decoding stopped: {source.stopped})"
+                                                           if source.stopped else ""))
+            if self.total is not None and self.read < self.total:
+                why = f"decoding stopped: {source.stopped}" if source.stopped else "a truncated or damaged file?"
+                warnings.warn(f"{source.name} ends early: its frames stop after frame {last}, though the file "
+                              f"says it has {source.count} ({why}); {self.read} of the {self.total} frames "
+                              "selected could be read and are sketched", FrameWarning, stacklevel=2)
+            elif source.stopped:
+                warnings.warn(f"{source.name}: decoding stopped after frame {last} ({source.stopped}); the "
+                              "frames before it are sketched", FrameWarning, stacklevel=2)
 
 
 def natural_key(path: str) -> list:
@@ -114,16 +148,22 @@ def open_frames(path: str | os.PathLike) -> FrameSource:
                 raise InputError(f"no images match {name}")
             return _image_files(name, files)
         raise InputError(f"input not found: {name}")
+    source = _open_file(name)
+    check_size(source.width, source.height, f"{name}: every frame" if source.count != 1 else name)
+    return source
+
+
+def _open_file(name: str) -> FrameSource:
     if name.lower().endswith(VIDEO_SUFFIXES):
         return _video(name)
     try:
         with Image.open(name) as img:
             frames = getattr(img, "n_frames", 1)
             duration = img.info.get("duration") or 0
-    except UnidentifiedImageError as exc:
-        if name.lower().endswith(IMAGE_SUFFIXES):
-            raise InputError(f"not a readable image (unknown format or corrupt): {name} ({exc})") from None
-        return _video(name)  # not an image: maybe a video with another suffix
+    except UnidentifiedImageError:
+        if name.lower().endswith(IMAGE_SUFFIXES + tuple(NOT_IMAGES)):
+            raise unsupported(name) from None
+        return _video(name, guessed=True)  # not an image: maybe a video with another suffix
     except (OSError, ValueError) as exc:
         raise InputError(f"could not read {name}: {exc}") from None
     if frames > 1:
@@ -154,6 +194,7 @@ def _image_files(name: str, files: list[str]) -> FrameSource:
             raise InputError(f"the images of {name} differ in size: {os.path.basename(path)} is {size[0]}x"
                              f"{size[1]} px, {os.path.basename(files[0])} is {width}x{height} px. Every frame "
                              "of an animation needs the same size: resize them first")
+    check_size(width, height, f"{name}: every image")
     return FrameSource(name, width, height, DEFAULT_FPS, len(files), lambda: (load_image(f) for f in files))
 
 
@@ -171,40 +212,74 @@ def _animated_image(name: str, count: int, fps: float) -> FrameSource:
     return FrameSource(name, width, height, fps, count, read)
 
 
-def _video(name: str) -> FrameSource:
-    """A video's first video stream, decoded with PyAV one frame at a time."""
+RAW_IMAGE_FORMATS = ("image2", "mjpeg", "mpjpeg", "gif", "apng", "webp")
+"""FFmpeg formats that are pictures, not videos: a file that only FFmpeg reads in one of them and
+whose suffix is not a video's (a PDF holding a JPEG, say) is refused as an image format clipasso
+does not read, as ``sketch`` refuses it."""
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's or the system's words for an error, without its number and file name."""
+    return getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+
+
+def _video(name: str, guessed: bool = False) -> FrameSource:
+    """A video's first video stream, decoded with PyAV one frame at a time. Its first frame is
+    decoded here: a video none of whose frames decodes is refused now. ``guessed``: the file's
+    suffix is not a video's (refused when FFmpeg reads it as a picture)."""
     import av
 
     try:
         with av.open(name) as container:
+            if guessed and (container.format.name in RAW_IMAGE_FORMATS or container.format.name.endswith("_pipe")):
+                raise unsupported(name)
             if not container.streams.video:
                 raise InputError(f"{name} has no video stream")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate
             count = stream.frames or None
+            try:
+                next(container.decode(stream))
+            except StopIteration:
+                raise InputError(f"no frame of {name} could be decoded: the video is empty or damaged") from None
+            except (av.FFmpegError, OSError, ValueError) as exc:
+                raise InputError(f"no frame of {name} could be decoded ({_reason(exc)}): the video is damaged "
+                                 "or its codec is not supported") from None
     except InputError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise InputError(f"not a readable video or image: {name} ({exc})") from None
+        raise InputError(f"not a readable video or image: {name} ({_reason(exc)})") from None
     if not width or not height:
         raise InputError(f"{name}: the video stream has no frame size")
     if width * height > MAX_PIXELS:
         raise InputError(f"{name}: frames of {width}x{height} px are over the limit of {MAX_PIXELS / 1e6:.0f} MP")
 
     def read() -> Iterator[LoadedImage]:
+        source.stopped = None
         with av.open(name) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            decoded = 0
             try:
                 for frame in container.decode(stream):
-                    decoded += 1
                     yield from_pil(frame.to_image(), width, height)
             except (av.FFmpegError, OSError, ValueError) as exc:
-                if decoded == 0:
-                    raise InputError(f"could not decode {name}: {exc}") from None
-                warnings.warn(f"{name}: decoding stopped after frame {decoded - 1} ({exc}); the frames "
-                              "before it are sketched", FrameWarning, stacklevel=2)
+                source.stopped = _reason(exc)  # Selection says so (or refuses a selection of nothing)
 
-    return FrameSource(name, width, height, float(rate) if rate else DEFAULT_FPS, count, read)
+    def counter(most: int) -> int:
+        """The video stream's packets (one per frame), counted up to ``most``, without decoding."""
+        counted = 0
+        try:
+            with av.open(name) as container:
+                for packet in container.demux(container.streams.video[0]):
+                    if packet.size:  # not the demuxer's final empty packet
+                        counted += 1
+                        if counted >= most:
+                            break
+        except (av.FFmpegError, OSError, ValueError):
+            pass
+        return counted
+
+    source = FrameSource(name, width, height, float(rate) if rate else DEFAULT_FPS, count, read,
+                         None if count else counter)
+    return source

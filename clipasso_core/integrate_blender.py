@@ -13,7 +13,9 @@ The zip (``clipasso_sketch-<version>.zip``) holds, as Blender's extension instal
   the user sets still wins).
 
 Every failure is one ``InputError``; the zip is written atomically (``atomic``), so a failed build
-leaves no zip, old or half-made, behind it. Standard library only (``tools/build_blender_addon.py``
+leaves no zip, old or half-made, behind it. A missing output folder is created (with its missing
+parents, as ``integrate inkscape`` creates the profile's folders), and removed again when the build
+fails. Standard library only (``tools/build_blender_addon.py``
 runs it with any Python 3.11).
 """
 from __future__ import annotations
@@ -195,14 +197,31 @@ def zip_bytes(python: str | None = None) -> tuple[str, bytes]:
 
 
 def build(out: str | os.PathLike, python: str | None = None) -> Path:
-    """Write the extension zip into the folder ``out`` (atomically) and return its path."""
+    """Write the extension zip into the folder ``out`` (atomically; made when missing) and return
+    its path."""
     folder = Path(out)
-    if not folder.is_dir():
-        raise InputError(f"the output folder {folder} does not exist" if not folder.exists()
-                         else f"the output {folder} is not a folder")
     name, data = zip_bytes(python)
-    target = folder / name
-    write_bytes(target, data)
+    made = [p for p in (*reversed(folder.parents), folder) if not p.is_dir()]
+    for path in made:
+        if path.exists() or path.is_symlink():
+            raise InputError(f"the output {path} is not a folder")
+    created = []
+    try:
+        for path in made:
+            try:
+                path.mkdir()
+            except OSError as exc:
+                raise InputError(f"cannot create the output folder {path}: {exc.strerror or exc}") from None
+            created.append(path)
+        target = folder / name
+        write_bytes(target, data)
+    except BaseException:
+        for path in reversed(created):
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+        raise
     return target
 
 

@@ -8,8 +8,9 @@ folder on sys.path, which is how the extensions find it.
 Installing puts the bundle into ``<profile>/extensions/clipasso/`` with two more files:
 ``clipasso_settings.json`` (the Python that ran the command, which the extension uses while its Core
 tab is empty) and ``clipasso_installed.json`` (the manifest: every path installed, and the folders
-created for it). The profile is ``--profile``, else what ``inkscape --user-data-directory`` says,
-else ``INKSCAPE_PROFILE_DIR``, else the system's usual folder when it exists. The files are written
+created for it). Install and uninstall count the same files: the manifest's (the extensions' files
+and the settings; not the manifest itself, nor Python's caches). The profile is ``--profile``, else
+what ``inkscape --user-data-directory`` says, else ``INKSCAPE_PROFILE_DIR``, else the system's usual folder when it exists. The files are written
 into a temporary folder inside ``extensions/`` and renamed into place, so a failure leaves nothing
 behind. ``--uninstall`` removes exactly the paths of the manifest (and the bytecode Python caches
 next to the installed modules), then the folders it created when they are empty; nothing else.
@@ -284,7 +285,8 @@ def install_into(root: Path, how: str) -> list[str]:
         _remove_empty(created)
         raise
     again = "" if how != "--profile" else f" --profile {root}"
-    return [f"Installed the clipasso Inkscape extensions ({len(files)} files) into {target}",
+    count = len(manifest["files"])  # the extensions' files and the settings: what --uninstall removes
+    return [f"Installed the clipasso Inkscape extensions ({count} files) into {target}",
             f"Inkscape profile: {root} (found from {how})",
             f"Core: {sys.executable} (used while the Core tab of {MENU} names no other)",
             f"Restart Inkscape, select an image, then choose {MENU}.",
@@ -306,6 +308,7 @@ def remove_from(root: Path) -> list[str]:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise InputError(f"cannot remove the extensions: the folder {folder} is not writable; nothing "
                              "was removed")
+    removed = sum(1 for p in files if p.is_file() or p.is_symlink())  # the caches are not counted
     try:
         for path in removable:
             path.unlink()
@@ -316,7 +319,7 @@ def remove_from(root: Path) -> list[str]:
     # emptied folders, deepest first (a module folder after its bytecode cache)
     _remove_empty(sorted({p.parent for p in caches} | set(dirs), key=lambda p: len(p.parts)))
     (target / MANIFEST).unlink()
-    lines = [f"Removed the clipasso Inkscape extensions ({len(files)} files) from {target}"]
+    lines = [f"Removed the clipasso Inkscape extensions ({removed} files) from {target}"]
     try:
         target.rmdir()
     except OSError:

@@ -72,12 +72,15 @@ def rank_strokes(points: torch.Tensor, ids: list[int], style: StrokeStyle,
                          importance[order].tolist())
 
 
-def _subset(style: StrokeStyle, count: int) -> StrokeStyle:
-    return StrokeStyle(style.widths[:count], style.colors[:count], style.box, style.size)
+def _pick(style: StrokeStyle, ids: list[int]) -> StrokeStyle:
+    """The style of the strokes ``ids`` (in that order) from a style indexed by stroke id."""
+    index = torch.tensor(ids, dtype=torch.long, device=style.widths.device)
+    return StrokeStyle(style.widths[index], style.colors[index], style.box, style.size)
 
 
 def select(ranked: RankedStrokes, count: int, style: StrokeStyle, objective: Objective) -> Strokes:
-    """The ``count`` most important of ``ranked``'s strokes (count <= their number), the least
+    """The ``count`` most important of ``ranked``'s strokes (count <= their number; ``style``: every
+    stroke's, indexed by stroke id), the least
     important removed in SELECTION_ROUNDS equal rounds. Between rounds the kept strokes that could
     still go (the lowest ``RERANKED`` x as many as are left to remove) are ranked again (one batched
     forward); those above them keep their places."""
@@ -88,7 +91,7 @@ def select(ranked: RankedStrokes, count: int, style: StrokeStyle, objective: Obj
             continue
         points, ids = points[:keep], ids[:keep]
         first = max(0, keep - RERANKED * (keep - count))
-        _, rise = removal_losses(points, _subset(style, keep), objective, first)
+        _, rise = removal_losses(points, _pick(style, ids), objective, first)
         order = torch.cat([torch.arange(first), first + torch.argsort(rise, descending=True, stable=True)])
         points, ids = points[order.to(points.device)], [ids[i] for i in order.tolist()]
     return Strokes(points[:count], ids[:count])
@@ -108,16 +111,17 @@ def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, ob
                    step_reporter: Callable[[int], Callable[[StepReport], None] | None] = lambda count: None,
                    ) -> list[RankedStrokes]:
     """The levels of ``counts`` (each smaller than the one before, all below len(top.points)), each
-    from the most important strokes of the previous level, fine-tuned and ranked again. Stops early
+    from the most important strokes of the previous level, fine-tuned and ranked again (``style``:
+    every stroke's, indexed by stroke id: strokes keep their own width and colour). Stops early
     (returning the levels done) when ``cancelled``. ``step_reporter(count)``: the fine-tune's step
     callback for the level of ``count`` strokes (or None)."""
     levels, previous = [], top
     for count in counts:
         if cancelled():
             break
-        sub_style = _subset(style, count)
         schedule = replace(preset, iterations=fine_tune_steps(preset, count, counts[0]), prune_at=0.0, seeds=1)
         kept = select(previous, count, style, objective)
+        sub_style = _pick(style, kept.ids)
         result = optimize(kept.points[None], sub_style, objective, schedule, [rng], step_reporter(count), cancelled)
         level = rank_strokes(result.points[0], kept.ids, sub_style, objective)
         if result.cancelled and result.iterations[0] == 0:

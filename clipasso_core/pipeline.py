@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 import time
@@ -20,9 +21,10 @@ from .canvas import CanvasTransform, pad_and_resize
 from .config import CANVAS, SEED_STRIDE, Preset, SketchConfig
 from .contract import events
 from .contract.geometry import hex_to_rgb
+from .contract.options import RUN_OPTIONS
 from .downloads import mask_model_needed, reporting, require
 from .errors import Cancelled, InputError
-from .image_io import LoadedImage, load_image
+from .image_io import LoadedImage, check_content, check_size, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
 from .levels import RankedStrokes, rank_strokes, smaller_levels
@@ -82,10 +84,23 @@ def uses_rembg(loaded: LoadedImage, config: SketchConfig) -> bool:
     return not own_alpha and needs_rembg(config.mask, loaded.rgb, loaded.alpha)
 
 
+def load_checked(image: str | os.PathLike | LoadedImage | None) -> LoadedImage:
+    """The image (a path, None for the bundled example), loaded; a file is refused (InputError) when
+    it is too small or has nothing to sketch. A ``LoadedImage`` (an animation frame, checked by
+    frames and animate) is returned as it is."""
+    if isinstance(image, LoadedImage):
+        return image
+    name = os.fspath(image or EXAMPLE_IMAGE)
+    loaded = load_image(name)
+    check_size(loaded.width, loaded.height, name)
+    check_content(loaded, name)
+    return loaded
+
+
 def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig) -> Prepared:
     """Load the image, mask its background as configured, and put it on the canvas (the target fades
     to white at the image's border, ``canvas.TARGET_FEATHER``)."""
-    loaded = image if isinstance(image, LoadedImage) else load_image(image or EXAMPLE_IMAGE)
+    loaded = load_checked(image)
     rgb = loaded.rgb
     masked = False
     if loaded.alpha is not None and config.mask != "off":
@@ -156,18 +171,66 @@ def _rgba(color: str, opacity: float) -> list[float]:
     return [*hex_to_rgb(color), opacity]
 
 
-def _ranked_sketch(ranked: RankedStrokes, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
+@dataclass
+class Looks:
+    """How each stroke is drawn, by stroke id (its place in the run's first optimisation): width
+    (px of the canvas), colour ("#rrggbb") and opacity. The optimiser draws every stroke so, and the
+    result keeps them."""
+
+    widths: list[float]
+    colors: list[str]
+    opacities: list[float]
+
+    @property
+    def uniform(self) -> bool:
+        """Whether every stroke looks the same."""
+        return len(set(zip(self.widths, self.colors, self.opacities))) <= 1
+
+    def style(self, ids, box, device: torch.device) -> StrokeStyle:
+        """The optimiser's style of the strokes ``ids``, in that order."""
+        ids = list(ids)
+        widths = torch.tensor([float(self.widths[i]) for i in ids], device=device)
+        colors = torch.tensor([_rgba(self.colors[i], self.opacities[i]) for i in ids], device=device)
+        return StrokeStyle(widths, colors.reshape(len(ids), 4), box, CANVAS)
+
+
+def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTransform) -> Looks:
+    """The looks of a run's strokes: without an init sketch, the config's for each of its strokes;
+    with one, each init stroke's own width (scaled from the init's size to the image's, then to the
+    canvas, kept within ``--width``'s range), colour and opacity (at least ``--opacity``'s minimum),
+    except where the config sets one (a given --width, --color or --opacity applies to every stroke)."""
+    if init is None:
+        count = config.strokes
+        return Looks([config.canvas_stroke_width] * count, [config.color] * count, [config.opacity] * count)
+    width_option, opacity_option = RUN_OPTIONS["stroke_width"], RUN_OPTIONS["opacity"]
+    scale = math.sqrt(transform.width / init.width * transform.height / init.height) / transform.scale
+    if not (math.isfinite(scale) and scale > 0):
+        scale = 1.0  # a degenerate init size: refused by _init_points
+    widths, colors, opacities = [], [], []
+    for stroke in init.strokes:
+        width = min(width_option.maximum, max(width_option.minimum, stroke.width * scale))
+        widths.append(config.canvas_stroke_width if config.canvas_stroke_width is not None else width)
+        colors.append(config.color if config.color is not None else stroke.color.lower())
+        opacity = min(1.0, max(opacity_option.minimum, stroke.opacity))
+        opacities.append(config.opacity if config.opacity is not None else opacity)
+    return Looks(widths, colors, opacities)
+
+
+def _ranked_sketch(ranked: RankedStrokes, looks: Looks, prepared: Prepared, metadata: dict) -> Sketch:
     """The sketch of strokes in rank order, each with its id and rank."""
-    sketch = _to_sketch(ranked.points.cpu(), config, prepared, metadata)
+    sketch = _to_sketch(ranked.points.cpu(), looks, prepared, metadata, ranked.ids)
     for rank, (stroke, stroke_id) in enumerate(zip(sketch.strokes, ranked.ids)):
         stroke.id, stroke.rank = stroke_id, rank
     return sketch
 
 
-def _to_sketch(points: torch.Tensor, config: SketchConfig, prepared: Prepared, metadata: dict) -> Sketch:
+def _to_sketch(points: torch.Tensor, looks: Looks, prepared: Prepared, metadata: dict, ids=None) -> Sketch:
+    """The sketch of points [S, 4, 2] (canvas px) of the strokes ``ids`` (default 0 .. S - 1)."""
     t = prepared.transform
+    ids = range(len(points)) if ids is None else ids
     strokes = [Stroke([t.to_image(float(x), float(y)) for x, y in stroke.tolist()],
-                      config.canvas_stroke_width * t.scale, config.color.lower(), config.opacity) for stroke in points]
+                      looks.widths[i] * t.scale, looks.colors[i], looks.opacities[i])
+               for stroke, i in zip(points, ids)]
     return Sketch(t.width, t.height, strokes, metadata)
 
 
@@ -204,6 +267,8 @@ class Engine:
     bf16: bool
     encoders: Encoders = Encoders()
     loss: ClipLoss | None = None
+    looks: Looks | None = None
+    """How the strokes are drawn (``stroke_looks``), set once the image's size is known."""
 
     def load_loss(self) -> ClipLoss:
         """The loss on the device (loaded on the first call)."""
@@ -226,11 +291,14 @@ class Engine:
             needed.append(model_needed(self.profile, "loss", self.config.clip_weights))
         require([model for model in needed if model is not None])
 
-    def style(self, prepared: Prepared, strokes: int) -> StrokeStyle:
-        """How ``strokes`` strokes are drawn on the canvas of ``prepared``."""
-        widths = torch.full((strokes,), float(self.config.canvas_stroke_width), device=self.device)
-        colors = torch.tensor(_rgba(self.config.color, self.config.opacity), device=self.device)
-        return StrokeStyle(widths, colors.expand(strokes, 4), prepared.transform.image_box(), CANVAS)
+    def style(self, prepared: Prepared, ids) -> StrokeStyle:
+        """How the strokes ``ids`` (in that order) are drawn on the canvas of ``prepared``."""
+        return self.looks.style(ids, prepared.transform.image_box(), self.device)
+
+    @property
+    def stroke_width(self) -> float:
+        """The strokes' mean width (canvas px): the overlap penalty's scale."""
+        return float(np.mean(self.looks.widths))
 
     @property
     def random_weights(self) -> bool:
@@ -268,20 +336,23 @@ def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engi
     return engine
 
 
-def step_reporter(progress: Callable[[events.Event], None] | None, config: SketchConfig, prepared: Prepared,
-                  frame: int | None = None, level: int | None = None) -> Callable[[StepReport], None] | None:
+def step_reporter(progress: Callable[[events.Event], None] | None, engine: Engine, prepared: Prepared,
+                  frame: int | None = None, level: int | None = None,
+                  ids=None) -> Callable[[StepReport], None] | None:
     """``optimize``'s step callback sending ``Progress`` every step and ``Preview`` every
-    ``config.preview_every`` steps (``frame``: the animation frame, or None; ``level``: the smaller
-    level being fine-tuned, or None; its steps send no previews: the level event shows it)."""
+    ``preview_every`` steps (``frame``: the animation frame, or None; ``level``: the smaller level
+    being fine-tuned, or None; its steps send no previews: the level event shows it; ``ids``: the
+    strokes being optimised, in their order, default 0 .. S - 1)."""
     if progress is None:
         return None
+    config = engine.config
 
     def report(p: StepReport) -> None:
         eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
         progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
                                  round(eta, 1), frame, level))
         if level is None and p.iteration % config.preview_every == 0:
-            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), config, prepared, {})))
+            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), engine.looks, prepared, {}, ids)))
     return report
 
 
@@ -316,9 +387,10 @@ class Optimised:
 
 def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
                    report: Callable[[StepReport], None] | None, cancelled: Callable[[], bool],
-                   timings: dict[str, float] | None = None) -> Optimised:
+                   timings: dict[str, float] | None = None, ids: list[int] | None = None) -> Optimised:
     """Sketch one prepared image from scratch: the init (saliency, or ``init``'s strokes) of every
-    seed, optimised together, the best one ranked. Raises Cancelled when cancelled before the first
+    seed, optimised together, the best one ranked. ``ids``: the stroke ids of the places, whose
+    looks they are drawn with (default 0 .. S - 1). Raises Cancelled when cancelled before the first
     step."""
     config = engine.config
 
@@ -335,13 +407,14 @@ def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
     stop_if_cancelled()
     rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
     objective = ClipObjective(loss, prepared.target.to(engine.device), engine.preset, rngs[0],
-                              config.canvas_stroke_width)
-    style = engine.style(prepared, points.shape[1])
+                              engine.stroke_width)
+    ids = list(range(points.shape[1])) if ids is None else list(ids)
+    style = engine.style(prepared, ids)
     result = optimize(points, style, objective, engine.preset, rngs, report, cancelled, timings)
     if result.cancelled and max(result.iterations) == 0:
         stop_if_cancelled()
     winner = int(np.argmin(result.losses))
-    top = rank_strokes(result.points[winner], list(range(points.shape[1])), style, objective)
+    top = rank_strokes(result.points[winner], ids, style, objective)
     return Optimised(top, result, winner, seeds, style, objective, rngs)
 
 
@@ -374,22 +447,24 @@ def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
     if init is not None and config.levels and len(init.strokes) != config.levels[0]:
         raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
                          f"stroke count ({len(init.strokes)})")
-    loaded = image if isinstance(image, LoadedImage) else load_image(image or EXAMPLE_IMAGE)
+    loaded = load_checked(image)
     engine.check_models(loaded, init is not None)
     prepared = prepare(loaded, config)
-    done = optimise_image(engine, prepared, init, step_reporter(progress, config, prepared), cancelled, timings)
+    engine.looks = stroke_looks(config, init, prepared.transform)
+    done = optimise_image(engine, prepared, init, step_reporter(progress, engine, prepared), cancelled, timings)
     top, result, winner = done.top, done.result, done.winner
 
     def on_level(count: int, level: RankedStrokes) -> None:
         if progress is not None:
-            progress(events.LevelDone(count, round(level.loss, 6), _ranked_sketch(level, config, prepared, {})))
+            progress(events.LevelDone(count, round(level.loss, 6),
+                                      _ranked_sketch(level, engine.looks, prepared, {})))
 
     strokes = len(top.points)  # the init file's count when there is one
     if config.levels:
         on_level(strokes, top)
     levels = smaller_levels(top, list(config.levels[1:]), done.style, done.objective, engine.preset,
                             done.rngs[winner], on_level, cancelled,
-                            lambda count: step_reporter(progress, config, prepared, level=count))
+                            lambda count: step_reporter(progress, engine, prepared, level=count))
     metadata = {
         **engine.metadata(), "strokes": strokes, "seed": done.seeds[winner], "seeds": done.seeds,
         "seed_losses": [round(v, 6) for v in result.losses], "iterations": result.iterations[winner],
@@ -398,9 +473,9 @@ def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
     }
     if config.levels:
         metadata["levels"] = [config.levels[0], *(len(level.points) for level in levels)]
-    result_sketch = _ranked_sketch(top, config, prepared, metadata)
+    result_sketch = _ranked_sketch(top, engine.looks, prepared, metadata)
     if config.levels:
         result_sketch.levels = [Level(len(level.points), round(level.loss, 6),
-                                      _ranked_sketch(level, config, prepared, {}).strokes)
+                                      _ranked_sketch(level, engine.looks, prepared, {}).strokes)
                                 for level in (top, *levels)]
     return result_sketch

@@ -261,6 +261,30 @@ def _colour(value: str, fail: _Fail, what: str = "stroke") -> tuple[str, float]:
     return "#" + "".join(f"{c:02x}" for c in rgb[:3]), alpha
 
 
+class _NotAColour(Exception):
+    pass
+
+
+def css_color(value, what: str = "colour") -> str:
+    """A colour given as an option (``--color``, ``SketchConfig.color``) as "#rrggbb": any CSS
+    colour the SVG reader takes (the same parser). InputError naming ``what`` for anything else, and
+    for a colour with transparency (the opacity option says how opaque strokes are)."""
+    def fail(message: str):
+        raise _NotAColour(message)
+
+    try:
+        if not isinstance(value, str):
+            raise _NotAColour
+        color, alpha = _colour(value, fail, what)
+    except _NotAColour:
+        raise InputError(f"{what} must be a CSS colour: a name such as black or rebeccapurple, #rgb, "
+                         f"#rrggbb, rgb(r, g, b) or hsl(h, s%, l%); got {value!r}") from None
+    if alpha < 1:
+        raise InputError(f"{what} {value!r} is partly transparent; give the colour without alpha and "
+                         "the transparency as the opacity (--opacity)")
+    return color
+
+
 # ---------------------------------------------------------------------------------------------
 # transforms
 

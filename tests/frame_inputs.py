@@ -48,12 +48,15 @@ def write_gif(path: Path, frames: list[np.ndarray], duration_ms: int = 100) -> P
     return path
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 12) -> Path:
-    """An MPEG-4 video of the frames (even sizes: the codec needs them)."""
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 12, container_format: str | None = None,
+                options: dict | None = None) -> Path:
+    """An MPEG-4 video of the frames (even sizes: the codec needs them); ``container_format``: e.g.
+    "mpegts" (no frame count in the container); ``options``: the muxer's (``{"movflags": "faststart"}``
+    puts an MP4's index, with its frame count, before the frames)."""
     import av
 
     h, w = (frames[0].shape[0] // 2) * 2, (frames[0].shape[1] // 2) * 2
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", format=container_format, options=options or {}) as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         for frame in frames:
@@ -61,4 +64,23 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 12) -> Path:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def truncated_video(path: Path, frames: list[np.ndarray], keep: float = 1 / 3) -> Path:
+    """An MP4 whose index (frame count) comes first, cut to ``keep`` of its bytes: the container says
+    len(frames) frames, fewer can be decoded."""
+    write_video(path, frames, options={"movflags": "faststart"})
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    return path
+
+
+def undecodable_video(path: Path, frames: list[np.ndarray]) -> Path:
+    """An MP4 with a whole index (frame count) and zeros for its frames' data: nothing decodes."""
+    write_video(path, frames, options={"movflags": "faststart"})
+    data = bytearray(path.read_bytes())
+    start = data.index(b"mdat") + 4
+    data[start:] = bytes(len(data) - start)
+    path.write_bytes(bytes(data))
     return path

@@ -14,6 +14,7 @@ from clipasso_core.config import SketchConfig
 from clipasso_core.contract import events
 from clipasso_core.contract.sequence import SketchSequence
 from clipasso_core.errors import Cancelled, InputError
+from clipasso_core.frames import FrameWarning
 from frame_inputs import cat, moved, write_folder
 
 
@@ -88,3 +89,35 @@ def test_levels_and_bad_fps_are_refused(tmp_path):
         animate(folder, config(levels=(4, 2)))
     with pytest.raises(InputError, match="--fps"):
         animate(folder, config(), fps=-1)
+
+
+def test_init_strokes_keep_their_looks_in_every_frame_a_cut_included(tmp_path):
+    from test_pipeline import STYLED, looks_by_id
+
+    base = cat(200)
+    other = cv2.resize(data.coffee(), (base.shape[1], base.shape[0]))
+    init = tmp_path / "styled.svg"
+    init.write_text(STYLED.format(w=451, h=300, a=9, b=2.5, c=4))
+    folder = write_folder(tmp_path / "frames", [base, moved(base, dx=2), other])
+    seq = animate(folder, config(strokes=16, init=str(init)))  # the init's 3 strokes, not 16
+    assert [f.cut for f in seq.frames] == [False, False, True] and seq.metadata["strokes"] == 3
+    scale = 200 / 451  # the init was drawn on a 451 px wide picture, the frames are 200 px wide
+    own = {0: ("#ff6347", 9 * scale, 1.0), 1: ("#663399", 2.5 * scale, 0.6), 2: ("#123456", 4 * scale, 1.0)}
+    order = [s.id for s in seq.frames[0].strokes]
+    for frame in seq.frames:
+        assert [s.id for s in frame.strokes] == order
+        for stroke_id, (color, width, opacity) in looks_by_id(frame.strokes).items():
+            assert (color, opacity) == own[stroke_id][::2] and width == pytest.approx(own[stroke_id][1], rel=2e-3)
+
+
+def test_frames_with_nothing_to_sketch_are_one_warning_and_the_metadata_counts_the_frames(tmp_path):
+    base = cat(120)
+    blank = np.full_like(base, 255)
+    folder = write_folder(tmp_path, [base, blank, moved(base, dx=1), blank])
+    with pytest.warns(FrameWarning) as caught:
+        seq = animate(folder, config(iterations=2))
+    messages = [str(w.message) for w in caught if issubclass(w.category, FrameWarning)]
+    assert messages == [f"{folder}: 2 of the 4 frames read have nothing to sketch (one plain colour or fully "
+                        "transparent; the first is frame 1): their strokes follow nothing there"]
+    assert len(seq.frames) == 4  # still sketched: a fade to white is part of a video
+    assert (seq.metadata["frames_expected"], seq.metadata["frames_read"]) == (4, 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 
 import pytest
 
@@ -113,3 +114,66 @@ def test_write_files_is_all_or_none(tmp_path):
     write_files({tmp_path / "a.svg": b"svg", tmp_path / "a.json": b"{}"})
     assert (tmp_path / "a.svg").read_bytes() == b"svg" and (tmp_path / "a.json").read_bytes() == b"{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.svg"]
+
+
+class _FullDisk:
+    """A file object on a full disk: opening works (an empty file fits), writing data does not."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def fileno(self):
+        return self.handle.fileno()
+
+    def write(self, data):
+        if data:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self):
+        pass
+
+
+def test_check_writable_writes_real_data_so_a_full_disk_fails_before_the_run(tmp_path, monkeypatch):
+    real_fdopen, written = os.fdopen, []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: written.append(os.fstat(fd).st_size))
+    check_writable(tmp_path / "x.svg")
+    assert written == [atomic.CHECK_BYTES] and names(tmp_path) == []  # synced data, then removed
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(InputError, match=f"could not write {tmp_path / 'x.svg'}: No space left on device"):
+        check_writable(tmp_path / "x.svg")
+    assert names(tmp_path) == []
+
+
+def test_folders_made_for_a_write_are_removed_when_it_fails(tmp_path, monkeypatch):
+    frames = tmp_path / "frames"
+    with pytest.raises(InputError, match="could not write /proc/x.json"):
+        write_files({frames / "frame_00000.svg": b"svg", "/proc/x.json": b"{}"}, folders=[frames])
+    assert names(tmp_path) == []  # no empty folder left behind
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(InputError):
+        write_files({tmp_path / "kept" / "a.svg": b"svg", "/proc/x.json": b"{}"}, folders=[tmp_path / "kept"])
+    assert names(tmp_path) == ["kept"]  # a folder that was there stays
+    with pytest.raises(InputError, match="could not create the folder .*missing/frames"):
+        write_files({}, folders=[tmp_path / "missing" / "frames"])
+    write_files({frames / "frame_00000.svg": b"svg"}, folders=[frames])
+    assert names(frames) == ["frame_00000.svg"]
+
+
+def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next_write(tmp_path):
+    old = time.time() - atomic.STALE_AFTER - 60
+    stale = tmp_path / ".x.svg.ab12_z9q.tmp"  # a temp file of x.svg left by a killed run
+    fresh = tmp_path / ".x.svg.cd34efgh.tmp"  # maybe another process writing x.svg right now
+    other = tmp_path / ".y.svg.ab12_z9q.tmp"  # another target's
+    mine = tmp_path / ".x.svg.notes.tmp"  # not a temp file name of ours
+    for path in (stale, fresh, other, mine):
+        path.write_bytes(b"half")
+    for path in (stale, other, mine):
+        os.utime(path, (old, old))
+    write_text(tmp_path / "x.svg", "x")
+    assert names(tmp_path) == sorted([fresh.name, other.name, mine.name, "x.svg"])

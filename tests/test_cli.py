@@ -17,6 +17,7 @@ from PIL import Image
 
 from clipasso_core.config import PRESETS
 from clipasso_core.contract.formats import Sketch
+from clipasso_core.pipeline import EXAMPLE_IMAGE as EXAMPLE
 from clipasso_core.svg import from_svg
 from conftest import ink_iou, render_svg
 
@@ -150,7 +151,8 @@ def test_sigint_while_loading_exits_3_without_traceback(tmp_path, cli_env):
     (["--width", "nan"], "stroke width (--width) must be"),
     (["--opacity", "nan"], "opacity (--opacity) must be"),
     (["--device", "tpu"], "unknown device"),
-    (["--color", "red"], "colour must look like"),
+    (["--color", "blurple"], "stroke colour (--color) must be a CSS colour"),
+    (["--strokes", "8", "--levels", "16,4"], "--strokes 8 disagrees with --levels: the largest level (16) is"),
     (["--device", "cuda"], "CUDA"),
 ])
 def test_bad_options_exit_2_and_write_nothing(tmp_path, cli_env, args, message):
@@ -461,3 +463,67 @@ def test_a_second_signal_stops_at_once_and_writes_nothing(tmp_path, cli_env):
     assert events(rest)[-1] == {**events(rest)[-1], "event": "error", "code": 3}
     assert "stopped at once; nothing written" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+# --- what used to be ignored or surprising: --init looks, --strokes conflicts, inputs that are not images ---
+
+
+def test_init_strokes_keep_their_looks_and_a_given_option_applies_to_all(tmp_path, cli_env):
+    from test_pipeline import STYLED
+
+    init = tmp_path / "styled.svg"
+    init.write_text(STYLED.format(w=451, h=300, a=9, b=2.5, c=4))
+    out = tmp_path / "red.svg"
+    run = clipasso(["sketch", "--init", str(init), "-o", str(out), "--color", "red", "--iterations", "1",
+                    "--seeds", "1", *FAST], cli_env)  # a CSS colour name, as the init file has them
+    assert run.returncode == 0, run.stderr
+    strokes = sorted(from_svg(out.read_text()).strokes, key=lambda s: s.width)
+    assert {s.color for s in strokes} == {"#ff0000"}  # given: every stroke
+    assert [round(s.width, 3) for s in strokes] == [2.5, 4.0, 9.0]  # not given: each keeps its own
+    assert [round(s.opacity, 3) for s in strokes] == [0.6, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("command", ["sketch", "animate"])
+def test_strokes_that_disagree_with_the_init_file_are_refused(tmp_path, cli_env, command):
+    from test_pipeline import STYLED
+
+    init = tmp_path / "styled.svg"
+    init.write_text(STYLED.format(w=451, h=300, a=9, b=2.5, c=4))
+    image = tmp_path / "cat.png"
+    Image.fromarray(np.asarray(Image.open(EXAMPLE))).save(image)
+    out = tmp_path / "x.svg"
+    run = clipasso([command, str(image), "--init", str(init), "--strokes", "8", "-o", str(out), *FAST], cli_env)
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert ("--strokes 8 disagrees with the --init file, which has 3 strokes: an --init sketch keeps its own "
+            "strokes; leave --strokes out") in run.stderr
+    assert [e["event"] for e in events(run.stdout)] == ["error"] and not out.exists()
+
+
+def not_images(tmp_path) -> dict:
+    (tmp_path / "shots").mkdir()
+    Image.fromarray(np.asarray(Image.open(EXAMPLE))).save(tmp_path / "shots" / "a.png")
+    Image.open(EXAMPLE).save(tmp_path / "scan.pdf", format="PDF")  # a raster PDF (a JPEG inside)
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "tiny.png")
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "blank.png")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    return {
+        "folder": (tmp_path / "shots", f"{tmp_path / 'shots'} is a folder, not an image: sketch one of its "
+                                       f"images, or sketch its images as the frames of an animation with: "
+                                       f"clipasso animate {tmp_path / 'shots'}"),
+        "pdf": (tmp_path / "scan.pdf", f"unsupported image format: {tmp_path / 'scan.pdf'} is a PDF document"),
+        "tiny": (tmp_path / "tiny.png", "tiny.png is too small to sketch: 8x8 px; clipasso needs at least 32 px"),
+        "blank": (tmp_path / "blank.png", "nothing to sketch in"),
+        "clear": (tmp_path / "clear.png", "the image is fully transparent"),
+    }
+
+
+@pytest.mark.parametrize("case", ["folder", "pdf", "tiny", "blank", "clear"])
+def test_inputs_sketch_cannot_use_are_one_clear_line(tmp_path, cli_env, case):
+    path, message = not_images(tmp_path)[case]
+    out = tmp_path / "out.svg"
+    run = clipasso(["sketch", str(path), "-o", str(out), *FAST], cli_env)
+    assert run.returncode == 2 and run.stderr.startswith("clipasso: error: ") and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Errno" not in run.stderr
+    assert events(run.stdout)[-1]["event"] == "error" and not out.exists()
+    if case in ("folder", "pdf", "tiny"):  # told from the file's header, before the run starts
+        assert [e["event"] for e in events(run.stdout)] == ["error"]

@@ -13,7 +13,7 @@ from PIL import Image
 
 from clipasso_core.contract.sequence import SketchSequence
 from clipasso_core.svg import from_svg
-from frame_inputs import cat, moved, write_folder, write_video
+from frame_inputs import cat, moved, truncated_video, undecodable_video, write_folder, write_video
 from test_cli import FAST, clipasso, events
 
 QUICK = [*FAST, "--strokes", "4", "--preset", "fast", "--iterations", "6"]
@@ -70,7 +70,13 @@ def bad_inputs(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 500)
     write_folder(tmp_path / "three", [cat(64)] * 3)
+    undecodable_video(tmp_path / "zeros.mp4", [cat(64)] * 3)
+    Image.fromarray(cat(96)).save(tmp_path / "scan.pdf", format="PDF")
+    Image.fromarray(cat(24)).save(tmp_path / "tiny.png")
     return {
+        "undecodable": ([str(tmp_path / "zeros.mp4")], "no frame of"),
+        "pdf": ([str(tmp_path / "scan.pdf")], "unsupported image format: "),  # as sketch says
+        "tiny": ([str(tmp_path / "tiny.png")], "tiny.png is too small to sketch: 24x16 px"),
         "mixed": ([str(tmp_path / "mixed")], "differ in size"),
         "empty": ([str(tmp_path / "empty")], "has no images"),
         "broken": ([str(tmp_path / "broken.mp4")], "not a readable video"),
@@ -80,7 +86,8 @@ def bad_inputs(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["mixed", "empty", "broken", "start", "levels", "step"])
+@pytest.mark.parametrize("case", ["mixed", "empty", "broken", "start", "levels", "step", "undecodable", "pdf",
+                                  "tiny"])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, cli_env, case):
     args, message = bad_inputs(tmp_path)[case]
     out = tmp_path / "out"
@@ -89,6 +96,20 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, cli_env, case):
                     str(out / "frames"), *QUICK], cli_env)
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
-    assert len(run.stderr.strip().splitlines()) == 1
-    assert events(run.stdout)[-1]["event"] == "error"
+    assert len(run.stderr.strip().splitlines()) == 1 and "Errno" not in run.stderr
+    assert [e["event"] for e in events(run.stdout)] == ["error"]  # refused before the run started
     assert list(out.iterdir()) == []
+
+
+def test_a_video_that_ends_early_warns_and_records_the_frames_read(tmp_path, cli_env):
+    video = truncated_video(tmp_path / "cut.mp4", [moved(cat(96), dx=2 * k) for k in range(24)])
+    out, data = tmp_path / "a.svg", tmp_path / "a.json"
+    bar = [arg for arg in QUICK if arg not in ("--progress", "json")]  # the terminal's bar mode
+    run = clipasso(["animate", str(video), "-o", str(out), "--json", str(data), *bar, "--iterations", "1"],
+                   cli_env)
+    assert run.returncode == 0, run.stderr
+    seq = SketchSequence.from_json(data.read_text())
+    read = seq.metadata["frames_read"]
+    assert seq.metadata["frames_expected"] == 24 and 1 <= read < 24 and len(seq.frames) == read
+    assert f"{video} ends early: its frames stop after frame {read - 1}, though the file says it has 24" in run.stderr
+    assert f"{read} of the 24 frames selected could be read" in run.stderr

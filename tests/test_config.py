@@ -26,7 +26,8 @@ def test_preset_resolution_and_seed_count():
     ("opacity", float("nan"), "opacity"),
     ("opacity", 0.0, "opacity"),
     ("iterations", 10 ** 9, r"iterations \(--iterations\) must be a whole number from 1 to 20000 \(0: the"),
-    ("color", "red", "#rrggbb"),
+    ("color", "blurple", "must be a CSS colour"),
+    ("color", "rgba(255, 0, 0, 0.5)", "partly transparent"),
     ("preset", "slow", "unknown preset"),
     ("device", "tpu", "unknown device"),
     ("backbone", "vit-h", "unknown backbone"),
@@ -36,3 +37,15 @@ def test_preset_resolution_and_seed_count():
 def test_bad_values_are_refused_with_a_clear_message(field, value, message):
     with pytest.raises(InputError, match=message):
         SketchConfig(**{field: value}).validate()
+
+
+def test_colours_are_any_css_colour_kept_as_hex_and_looks_default_without_init():
+    assert SketchConfig(color="Tomato").validate().color == "#ff6347"
+    assert SketchConfig(color="#abc").validate().color == "#aabbcc"
+    assert SketchConfig(color="rgb(0, 128, 255)").validate().color == "#0080ff"
+    assert SketchConfig(color="hsl(120, 100%, 25%)").validate().color == "#008000"
+    plain = SketchConfig().validate()  # nothing to take looks from: the contract's defaults
+    assert (plain.canvas_stroke_width, plain.color, plain.opacity) == (
+        RUN_OPTIONS["stroke_width"].default, RUN_OPTIONS["color"].default, RUN_OPTIONS["opacity"].default)
+    with_init = SketchConfig(init="x.svg", opacity=0.5).validate()  # the init's strokes keep theirs
+    assert (with_init.canvas_stroke_width, with_init.color, with_init.opacity) == (None, None, 0.5)

@@ -1,6 +1,8 @@
 """frames: every kind of animation input, read one frame at a time, and the bad ones refused."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,8 +10,8 @@ from PIL import Image
 from clipasso_core import frames as frames_module
 from clipasso_core.contract.sequence import MAX_FRAMES
 from clipasso_core.errors import InputError
-from clipasso_core.frames import natural_key, open_frames
-from frame_inputs import cat, moved, write_folder, write_gif, write_video
+from clipasso_core.frames import FrameWarning, natural_key, open_frames
+from frame_inputs import cat, moved, truncated_video, undecodable_video, write_folder, write_gif, write_video
 
 
 def shots(count: int, width: int = 96) -> list[np.ndarray]:
@@ -76,10 +78,23 @@ def written(path, data: bytes):
     (lambda p: written(p / "broken.mp4", b"not a video at all" * 20), "not a readable video"),
     (lambda p: written(p / "text.dat", b"hello"), "not a readable video or image"),
     (lambda p: written(p / "garbage.png", b"hello"), "not a readable image"),
+    (lambda p: raster_pdf(p / "scan.pdf"), r"unsupported image format: .*scan.pdf is a PDF document"),
+    (lambda p: raster_pdf(p / "scan.dat"), r"not a readable image: .*scan.dat: an unsupported image format"),
+    (lambda p: undecodable_video(p / "zeros.mp4", shots(4)), r"no frame of .*zeros.mp4 could be decoded"),
+    (lambda p: write_folder(p / "tiny", [cat(24)] * 2), r"every image is too small to sketch: 24x16 px"),
+    (lambda p: write_gif(p / "tiny.gif", [cat(40), moved(cat(40), dx=3)]),
+     r"every frame is too small to sketch: 40x27 px"),
 ])
 def test_unusable_inputs_are_one_clear_message(tmp_path, make, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message) as failure:
         open_frames(make(tmp_path))
+    assert "Errno" not in str(failure.value) and "\n" not in str(failure.value)
+
+
+def raster_pdf(path):
+    """A PDF holding one JPEG (as Pillow writes it): FFmpeg reads the JPEG in it as a picture."""
+    Image.fromarray(cat(96)).save(path, format="PDF")
+    return path
 
 
 def test_images_of_different_sizes_are_refused_naming_one(tmp_path):
@@ -106,3 +121,48 @@ def test_a_video_without_a_frame_count_reports_a_start_past_its_end(tmp_path):
     source.count = None  # as for streams that do not say how many frames they have
     with pytest.raises(InputError, match="past the end"):
         list(source.select(start=5))
+
+
+def read_all(selection):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        indices = [index for index, _ in selection]
+    return indices, [str(w.message) for w in caught if issubclass(w.category, FrameWarning)]
+
+
+def test_a_video_that_ends_before_its_frame_count_warns_and_says_how_many_were_read(tmp_path):
+    source = open_frames(truncated_video(tmp_path / "cut.mp4", shots(24)))
+    assert source.count == 24  # what the container says
+    selection = source.select()
+    indices, warned = read_all(selection)
+    assert 1 <= len(indices) < 24 and indices == list(range(len(indices)))
+    assert (selection.total, selection.read) == (24, len(indices))
+    assert len(warned) == 1 and "cut.mp4 ends early" in warned[0] and "says it has 24" in warned[0]
+    assert f"{len(indices)} of the 24 frames selected could be read" in warned[0]
+    with pytest.raises(InputError, match=rf"--start 20 is past the end of .*cut.mp4: it has {len(indices)} "
+                                         r"frames? \(0.*\) that could be read; the file says it has 24"):
+        list(source.select(start=20))
+    whole = open_frames(write_video(tmp_path / "whole.mp4", shots(5)))
+    assert read_all(whole.select()) == ([0, 1, 2, 3, 4], [])  # no warning when nothing is missing
+
+
+def test_a_video_without_a_frame_count_is_counted_and_held_to_the_limit(tmp_path, monkeypatch):
+    ts = write_video(tmp_path / "a.ts", shots(8), container_format="mpegts")
+    monkeypatch.setattr(frames_module, "MAX_FRAMES", 5)
+    with pytest.raises(InputError, match=r"more than 5 frames to sketch from .*a.ts; the limit is 5: choose "
+                                         r"fewer with --start, --end or --step"):
+        open_frames(ts).select()
+    source = open_frames(ts)
+    assert source.count is None  # MPEG-TS does not say
+    selection = source.select(step=2)  # 0, 2, 4, 6: within the limit, and now counted
+    assert (source.count, selection.total) == (8, 4) and read_all(selection) == ([0, 2, 4, 6], [])
+    assert open_frames(ts).select(start=2, end=5).total == 4
+    with pytest.raises(InputError, match=r"--start 9 is past the end .* 8 frames \(0 to 7\)"):
+        open_frames(ts).select(start=9)
+    # a source that cannot count its frames is still held to the limit while it is read
+    source = open_frames(ts)
+    source.counter = None
+    selection = source.select()
+    indices, warned = read_all(selection)
+    assert indices == [0, 1, 2, 3, 4] and warned == [f"{ts}: stopped after 5 frames (the limit); choose fewer "
+                                                     "with --start, --end or --step"]

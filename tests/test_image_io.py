@@ -1,4 +1,5 @@
-"""Input images: the format and mode matrix, orientation, size limits, corrupt files."""
+"""Input images: the format and mode matrix, orientation, size limits, corrupt files, unsupported
+formats, and what can be sketched (not too small, not plain)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 from PIL import Image
 
 from clipasso_core.errors import InputError
-from clipasso_core.image_io import MAX_SIDE, load_image
+from clipasso_core.image_io import (MAX_SIDE, MIN_SIDE, check_content, check_image_path, load_image,
+                                    nothing_to_sketch)
 
 
 def base_rgb(w=60, h=40) -> np.ndarray:
@@ -93,3 +95,48 @@ def test_missing_file_and_folder(tmp_path):
         load_image(tmp_path / "nope.png")
     with pytest.raises(InputError, match="folder"):
         load_image(tmp_path)
+
+
+def test_a_pdf_or_any_unreadable_file_is_one_clean_line(tmp_path):
+    Image.fromarray(base_rgb()).save(tmp_path / "scan.pdf", format="PDF")
+    (tmp_path / "garbage.png").write_bytes(b"not an image")
+    (tmp_path / "clip.mp4").write_bytes(b"not even a video")
+    for name, message in (("scan.pdf", r"^unsupported image format: .*scan.pdf is a PDF document; export it"),
+                          ("garbage.png", r"^not a readable image: .*garbage.png: an unsupported image format or "
+                                          r"a damaged file \(clipasso reads PNG, JPEG"),
+                          ("clip.mp4", r"clip.mp4 is a video, not an image: sketch its frames with: clipasso "
+                                       r"animate")):
+        for check in (load_image, check_image_path):
+            with pytest.raises(InputError, match=message) as failure:
+                check(tmp_path / name)
+            assert "Errno" not in str(failure.value) and "cannot identify" not in str(failure.value)
+
+
+def test_check_image_path_refuses_folders_missing_files_and_tiny_images_from_the_header(tmp_path):
+    with pytest.raises(InputError, match=r"is a folder, not an image: sketch one of its images, or .* "
+                                         r"clipasso animate "):
+        check_image_path(tmp_path)
+    with pytest.raises(InputError, match="input image not found"):
+        check_image_path(tmp_path / "nope.png")
+    Image.fromarray(base_rgb(8, 8)).save(tmp_path / "tiny.png")
+    with pytest.raises(InputError, match=rf"tiny.png is too small to sketch: 8x8 px; .* at least {MIN_SIDE} px"):
+        check_image_path(tmp_path / "tiny.png")
+    Image.fromarray(base_rgb(400, MIN_SIDE)).save(tmp_path / "strip.png")
+    check_image_path(tmp_path / "strip.png")  # the shorter side at the minimum: fine
+
+
+def test_nothing_to_sketch_in_plain_or_transparent_images(tmp_path):
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    Image.new("RGB", (64, 64), "tomato").save(tmp_path / "plain.jpg", quality=60)  # JPEG noise included
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "white.png")
+    Image.fromarray(base_rgb()).save(tmp_path / "ok.png")
+    faint = np.full((64, 64, 3), 255, np.uint8)
+    faint[30:34, 30:34] = 230  # one small faint mark is something
+    Image.fromarray(faint).save(tmp_path / "faint.png")
+    assert nothing_to_sketch(load_image(tmp_path / "clear.png")) == "fully transparent"
+    assert nothing_to_sketch(load_image(tmp_path / "plain.jpg")).startswith("one plain colour (#f")
+    assert nothing_to_sketch(load_image(tmp_path / "white.png")) == "one plain colour (#ffffff)"
+    assert nothing_to_sketch(load_image(tmp_path / "ok.png")) is None
+    assert nothing_to_sketch(load_image(tmp_path / "faint.png")) is None
+    with pytest.raises(InputError, match="nothing to sketch in white.png: the image is one plain colour"):
+        check_content(load_image(tmp_path / "white.png"), "white.png")

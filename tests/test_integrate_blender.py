@@ -108,12 +108,25 @@ def test_blender_path_installs_and_enables_it_with_blenders_command_line(tmp_pat
     assert f"Installed and enabled it with {blender}" in done.stdout
 
 
-def test_failures_are_one_message_exit_2_and_nothing_written(tmp_path):
-    missing = tmp_path / "no-such-folder"
+def test_a_missing_output_folder_is_made_as_integrate_inkscape_makes_its_folders(tmp_path, monkeypatch):
+    missing = tmp_path / "new" / "dist"
     done = clipasso("integrate", "blender", "-o", str(missing))
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == f"clipasso: error: the output folder {missing} does not exist\n"
-    assert not missing.exists()
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in missing.iterdir()] == ["clipasso_sketch-0.1.0.zip"]
+    # a build that fails takes the folders it made away again
+    def fail(path, data):
+        raise InputError(f"could not write {path}: No space left on device")
+
+    monkeypatch.setattr(integrate_blender, "write_bytes", fail)
+    with pytest.raises(InputError, match="No space left"):
+        integrate_blender.build(tmp_path / "other" / "dist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match="is not a folder"):
+        integrate_blender.build(tmp_path / "a-file" / "dist")
+
+
+def test_failures_are_one_message_exit_2_and_nothing_written(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     done = clipasso("integrate", "blender", "-o", str(out), "--blender", str(tmp_path / "no-blender"))

@@ -58,6 +58,8 @@ def test_install_then_uninstall_through_the_command(profile):
     target = profile / "extensions" / "clipasso"
     assert f"into {target}" in run.stdout and sys.executable in run.stdout and "--uninstall" in run.stdout
     assert "Extensions > Sketch > Sketch from Image" in run.stdout
+    count = len(bundle_files() | {ii.SETTINGS})  # the manifest's files: what both directions count
+    assert f"({count} files) into {target}" in run.stdout
     installed = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     assert installed == bundle_files() | {ii.SETTINGS, ii.MANIFEST}
     assert "clipasso_contract/client.py" in installed and "clipasso_sketch.inx" in installed
@@ -76,7 +78,7 @@ def test_install_then_uninstall_through_the_command(profile):
 
     run = clipasso("integrate", "inkscape", "--profile", str(profile), "--uninstall")
     assert run.returncode == 0, run.stderr
-    assert f"from {target}" in run.stdout
+    assert f"({count} files) from {target}" in run.stdout
     assert tree(profile) == before
 
     again = clipasso("integrate", "inkscape", "--profile", str(profile), "--uninstall")

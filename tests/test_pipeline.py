@@ -205,3 +205,77 @@ def test_no_stroke_starts_in_the_targets_border_fade(tmp_path):
     x, y = starts[..., 0].long(), starts[..., 1].long()
     assert inner[y.numpy(), x.numpy()].all()
     assert inner.sum() < 0.8 * (224 * 224 * 200 / 300)  # the band is a real part of the image
+
+
+STYLED = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}"><g fill="none">'
+          '<path d="M 50 50 C 100 80 150 120 200 150" stroke="tomato" stroke-width="{a}"/>'
+          '<path d="M 250 60 C 300 90 350 130 400 250" stroke="rebeccapurple" stroke-width="{b}" '
+          'stroke-opacity="0.6"/>'
+          '<path d="M 60 250 L 300 260" style="stroke:#123456;stroke-width:{c}"/></g></svg>')
+"""An --init SVG whose strokes have their own colours, widths and opacities (edited by hand)."""
+
+
+def looks_by_id(strokes) -> dict:
+    return {s.id: (s.color, round(s.width, 3), round(s.opacity, 3)) for s in strokes}
+
+
+def test_init_strokes_keep_their_colour_width_and_opacity_unless_the_config_sets_them(tmp_path):
+    init = tmp_path / "styled.svg"
+    init.write_text(STYLED.format(w=451, h=300, a=9, b=2.5, c=4))  # drawn on the example's own size
+    base = dict(seeds=1, iterations=2, mask="off", backbone="tiny-random", preset="fast", init=str(init),
+                preview_every=1)
+    seen = []
+    kept = sketch(EXAMPLE_IMAGE, SketchConfig(**base), progress=seen.append)
+    own = {0: ("#ff6347", 9.0, 1.0), 1: ("#663399", 2.5, 0.6), 2: ("#123456", 4.0, 1.0)}
+    assert looks_by_id(kept.strokes) == own
+    preview = next(e.sketch for e in seen if isinstance(e, events.Preview))  # in init order, ids 0, 1, 2
+    assert [(s.color, round(s.width, 3), round(s.opacity, 3)) for s in preview.strokes] == list(own.values())
+    forced = sketch(EXAMPLE_IMAGE, SketchConfig(**base, color="red", opacity=0.5))
+    assert looks_by_id(forced.strokes) == {0: ("#ff0000", 9.0, 0.5), 1: ("#ff0000", 2.5, 0.5),
+                                           2: ("#ff0000", 4.0, 0.5)}
+    forced = sketch(EXAMPLE_IMAGE, SketchConfig(**base, canvas_stroke_width=2.0))
+    assert {round(s.width, 3) for s in forced.strokes} == {round(2.0 * 451 / 224, 3)}
+    assert {s.color for s in forced.strokes} == {"#ff6347", "#663399", "#123456"}
+    # levels: a stroke keeps its look in every level it is in
+    leveled = sketch(EXAMPLE_IMAGE, SketchConfig(**base, levels=(3, 1)))
+    for level in leveled.levels:
+        assert all(looks_by_id(level.strokes)[s.id] == own[s.id] for s in level.strokes)
+    # an init drawn at twice the image's size: its widths halve with its coordinates
+    double = tmp_path / "double.svg"
+    double.write_text(STYLED.format(w=902, h=600, a=9, b=2.5, c=4))
+    halved = sketch(EXAMPLE_IMAGE, SketchConfig(**{**base, "init": str(double)}))
+    assert {i: width for i, (_, width, _) in looks_by_id(halved.strokes).items()} == {0: 4.5, 1: 1.25, 2: 2.0}
+
+
+def test_stroke_looks_are_what_the_optimiser_draws_by_id_within_the_options_ranges(tmp_path):
+    from clipasso_core.canvas import CanvasTransform
+    from clipasso_core.pipeline import stroke_looks
+    from clipasso_core.svg import from_svg
+
+    init = from_svg(STYLED.format(w=448, h=224, a=100, b=0.01, c=4).replace('stroke-opacity="0.6"',
+                                                                            'stroke-opacity="0"'))
+    transform = CanvasTransform(448, 224, 224)  # 2 image px per canvas px
+    looks = stroke_looks(SketchConfig(init="x.svg").validate(), init, transform)
+    assert looks.widths == [20.0, 0.25, 2.0]  # 50 and 0.005 canvas px kept within --width's range
+    assert looks.colors == ["#ff6347", "#663399", "#123456"] and looks.opacities == [1.0, 0.01, 1.0]
+    assert not looks.uniform
+    style = looks.style([2, 0], (0, 0, 224, 224), torch.device("cpu"))
+    assert style.widths.tolist() == [2.0, 20.0]
+    assert torch.allclose(style.colors[0], torch.tensor([0x12 / 255, 0x34 / 255, 0x56 / 255, 1.0]))
+    plain = stroke_looks(SketchConfig(strokes=4).validate(), None, transform)
+    assert plain.uniform and plain.colors == ["#000000"] * 4 and plain.widths == [3.0] * 4
+
+
+def test_images_too_small_or_with_nothing_to_sketch_are_refused_before_any_model(tmp_path, monkeypatch):
+    import clipasso_core.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "load_encoder", lambda *a, **k: pytest.fail("a model was loaded"))
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "tiny.png")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    Image.new("RGB", (64, 64), "rebeccapurple").save(tmp_path / "plain.png")
+    config = dict(strokes=2, seeds=1, iterations=1, mask="off", backbone="tiny-random")
+    for name, message in (("tiny.png", "too small to sketch: 8x8 px"),
+                          ("clear.png", "nothing to sketch in .*clear.png: the image is fully transparent"),
+                          ("plain.png", r"nothing to sketch in .*plain.png: the image is one plain colour \(#663399\)")):
+        with pytest.raises(InputError, match=message):
+            sketch(tmp_path / name, SketchConfig(**config))
