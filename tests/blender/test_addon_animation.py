@@ -91,13 +91,13 @@ def test_movie_over_an_image_empty_keys_the_scene_frames_it_shows(addon, fresh_s
 
 @pytest.fixture
 def sequence_files(tmp_path):
-    """shot_005.png .. shot_011.png, 40 x 30 px."""
+    """shot_005.png .. shot_011.png, 48 x 36 px (the core refuses images under 32 px on a side)."""
     from PIL import Image
 
     folder = tmp_path / "shots"
     folder.mkdir()
     for number in range(5, 12):
-        Image.new("RGB", (40, 30), (number * 20, 0, 0)).save(folder / f"shot_{number:03d}.png")
+        Image.new("RGB", (48, 36), (number * 20, 0, 0)).save(folder / f"shot_{number:03d}.png")
     return folder
 
 
@@ -117,7 +117,7 @@ def test_image_sequence_over_an_empty_in_blenders_frame_order(addon, fresh_scene
     scene_frames = [20 + n - 5 for n in numbers]
     assert [source.frame_map.scene_frame(k) for k in range(len(numbers))] == scene_frames
     assert bpy.ops.clipasso.sketch_from_movie(**QUICK) == {"FINISHED"}
-    check_frames(addon, bpy.data.objects["Sketch of Shots"], dict(zip(scene_frames, range(6))), (40, 30))
+    check_frames(addon, bpy.data.objects["Sketch of Shots"], dict(zip(scene_frames, range(6))), (48, 36))
     assert empty.image_user.frame_current == 0  # the image user is left as it was
 
 
@@ -125,10 +125,10 @@ def test_a_picked_folder_or_pattern(addon, fresh_scene, fake_core, sequence_file
     """A folder of images or a glob pattern goes to the core as it is (its natural order)."""
     bpy.context.scene.frame_current = 3
     assert bpy.ops.clipasso.sketch_from_movie(filepath=str(sequence_files) + os.sep, **QUICK) == {"FINISHED"}
-    check_frames(addon, bpy.data.objects["Sketch of shots"], {3 + k: k for k in range(7)}, (40, 30))
+    check_frames(addon, bpy.data.objects["Sketch of shots"], {3 + k: k for k in range(7)}, (48, 36))
     pattern = str(sequence_files / "shot_01*.png")
     assert bpy.ops.clipasso.sketch_from_movie(filepath=pattern, step=2, **QUICK) == {"FINISHED"}
-    check_frames(addon, bpy.data.objects["Sketch of shot_01*"], {3: 0}, (40, 30))
+    check_frames(addon, bpy.data.objects["Sketch of shot_01*"], {3: 0}, (48, 36))
 
 
 def test_a_picked_file_starts_on_the_current_frame(addon, fresh_scene, fake_core, movie):
