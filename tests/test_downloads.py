@@ -19,9 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from clipasso_core import downloads
 from clipasso_core.backbones import _build_visual, _calibrate_batchnorm, _open_clip
-from clipasso_core.downloads import OPENAI_FILES, download, rembg_model, reporting
+from clipasso_core.downloads import OPENAI_FILES, download, mask_model, needed, rembg_model, reporting, transfer
 from clipasso_core.errors import Cancelled, ModelUnavailableError
 from conftest import REMBG_HOME
 from loopback_hub import LoopbackHub
@@ -231,7 +230,7 @@ def test_a_slow_download_is_cancelled_within_a_second(tmp_path, server):
 
 
 def test_a_broken_connection_is_retried_and_the_next_run_resumes(tmp_path, server, monkeypatch):
-    monkeypatch.setattr(downloads, "ATTEMPTS", 2)
+    monkeypatch.setattr(transfer, "ATTEMPTS", 2)
     server.cut_after = 500_000  # every GET breaks off after 0.5 MB
     target = tmp_path / "model.bin"
     with pytest.raises(OSError):
@@ -272,13 +271,13 @@ def test_a_download_that_cannot_start_leaves_no_folders(tmp_path):
 
 def test_rembg_source_is_what_rembg_itself_would_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("U2NET_HOME", str(tmp_path))
-    url, checksum, path = downloads.rembg_source("u2netp")
+    url, checksum, path = mask_model.rembg_source("u2netp")
     assert url.startswith("https://") and url.endswith("/u2netp.onnx")
     assert checksum == "md5:8e83ca70e441ab06c318d82300c84806"  # rembg's own (shared/README.md)
     assert path == str(tmp_path / "models" / "u2netp" / "u2netp.onnx")
     assert list(tmp_path.iterdir()) == []  # nothing fetched or created
     monkeypatch.setenv("U2NET_HOME", str(REMBG_HOME))
-    assert downloads.rembg_source("u2netp") is None  # rembg has it
+    assert mask_model.rembg_source("u2netp") is None  # rembg has it
 
 
 @pytest.mark.parametrize("damage", [b"not an onnx model", b""], ids=["garbage", "zero-bytes"])
@@ -296,8 +295,8 @@ def test_a_damaged_mask_model_is_named_removed_and_downloaded_again(tmp_path, mo
     assert f"the background mask model file {model} is damaged" in message and "it was removed" in message
     assert "\n" not in message and not model.exists()
     # the next run downloads it again (rembg's URL, here served by the loopback server)
-    url, checksum, path = downloads.rembg_source("u2netp")
-    monkeypatch.setattr(downloads, "rembg_source", lambda name: (f"{server.endpoint}/u2netp.onnx", checksum, path))
+    url, checksum, path = mask_model.rembg_source("u2netp")
+    monkeypatch.setattr(mask_model, "rembg_source", lambda name: (f"{server.endpoint}/u2netp.onnx", checksum, path))
     seen = []
     with reporting(seen.append):
         mask = rembg_mask(rgb, "u2netp")
@@ -331,7 +330,7 @@ def test_offline_one_run_names_every_missing_model_before_loading_any(tmp_path, 
     assert f"CLIP ViT-B-32 weights (saliency model), not in {hub} (downloads are off: HF_HUB_OFFLINE is set)" in message
     assert "--saliency-weights PATH" in message and "--clip-weights PATH" in message
     assert f"CLIP RN101 weights (loss model), not in {hub}" in message
-    if not downloads._reachable("https://github.com"):  # rembg's server (the product's network, not the tests')
+    if not needed._reachable("https://github.com"):  # rembg's server (the product's network, not the tests')
         assert message.startswith("3 models are missing: background mask model u2net, not in "
                                   f"{tmp_path / 'rembg' / 'models' / 'u2net'}")
         assert "--mask off" in message
