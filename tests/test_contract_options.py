@@ -48,6 +48,15 @@ def test_run_arguments_check_every_value_against_the_table():
             run_arguments(values)
 
 
+def test_with_levels_the_stroke_count_is_theirs():
+    """The editors always have a Strokes value; with levels the core takes the largest level, and
+    refuses a --strokes that disagrees, so the flag is left out."""
+    assert run_arguments({"strokes": 8, "levels": "4,2"}) == ["--levels", "4,2"]
+    assert run_arguments({"strokes": 8, "levels": ""}) == ["--strokes", "8"]
+    args = build_parser().parse_args(["sketch", *run_arguments({"strokes": 8, "levels": "2,4"})])
+    assert (args.levels, args.strokes) == ("4,2", 16)
+
+
 def test_weight_files_and_animation_options_become_flags():
     from clipasso_core.contract.options import CANVAS_PX, run_arguments
     from clipasso_core.config import CANVAS

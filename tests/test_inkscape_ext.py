@@ -490,6 +490,6 @@ class CoreTabTest(TestCase):
                                         "--backbone=openai", "--mask=off")
         message = message_of(err)
         print(message)
-        assert status and "is not cached" in message and "--" not in message
+        assert status and "2 models are missing" in message and "--" not in message
         assert re.search(r"choose the (RN101|ViT-B/32) weights file in the Extensions > Sketch > Sketch from "
                          r"Image > Core tab", message), message

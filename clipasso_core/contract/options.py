@@ -78,9 +78,13 @@ LEFT_OUT = {"seeds": 0, "iterations": 0, "end": -1, "fps": 0}
 def run_arguments(values: dict) -> list[str]:
     """The ``clipasso sketch`` / ``animate`` flags for options keyed by their RUN_OPTIONS,
     ANIMATE_OPTIONS or WEIGHT_FILE_OPTIONS names, each checked against the table (FormatError naming
-    the option otherwise; empty weight files are left out)."""
+    the option otherwise; empty weight files are left out). With levels, their largest is the stroke
+    count: ``strokes`` is left out (the core refuses a --strokes that disagrees)."""
     args = []
+    with_levels = bool(parse_levels(values.get("levels") or ""))
     for name, value in values.items():
+        if name == "strokes" and with_levels:
+            continue
         option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or WEIGHT_FILE_OPTIONS.get(name)
         if option is None:
             raise FormatError(f"not a run option of the clipasso core: {name}")
