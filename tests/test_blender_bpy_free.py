@@ -127,8 +127,8 @@ def test_core_args_are_accepted_by_the_cli():
     args = job_logic.core_args({"strokes": 7, "seeds": 1, "preset": "paper", "mask": "on", "stroke_width": 4.0,
                                 "color": "#00ff00", "iterations": 12, "backbone": "openai", "levels": "2,7,4"})
     parsed = cli.build_parser().parse_args(["sketch", "in.png", "-o", "out.svg", *args])
-    assert parsed.levels == "7,4,2"
-    assert (parsed.strokes, parsed.seeds, parsed.preset, parsed.mask, parsed.stroke_width, parsed.color,
+    assert parsed.levels == "7,4,2" and "--strokes" not in args  # with levels, the largest is the count
+    assert (cli._config(parsed).strokes, parsed.seeds, parsed.preset, parsed.mask, parsed.stroke_width, parsed.color,
             parsed.iterations, parsed.backbone, parsed.preview_every) == (7, 1, "paper", "on", 4.0, "#00ff00", 12,
                                                                           "openai", job_logic.PREVIEW_EVERY)
 
