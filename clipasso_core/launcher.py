@@ -53,6 +53,7 @@ class Stop:
         if self.watching:
             return
         self.watching = True
+
         def stdin_closed():
             try:  # the raw descriptor: a daemon thread blocked in a buffered read aborts the shutdown
                 while os.read(0, 4096):
