@@ -24,7 +24,7 @@ from .contract.client import EXIT_CANCELLED
 from .contract.formats import FormatError
 from .contract.options import ANIMATE_OPTIONS, RUN_OPTIONS, WEIGHT_FILE_OPTIONS
 from .errors import Cancelled, ClipassoError, InputError
-from .launcher import Stop
+from .launcher import Stop, progress_mode
 
 
 class TerminalView:
@@ -188,15 +188,15 @@ class Reporter:
         sys.stderr.write(f"clipasso: error: {message}\n")
 
 
-def _finished(event, also: list[str]) -> str:
-    """The bar mode's last line: a warning, or every file written, saying when it was cancelled."""
-    if isinstance(event, events.WarningMessage):
-        return event.message
+def _finished(event: events.Done, also: list[str]) -> str:
+    """The bar mode's last line: every file written, saying when the run was cancelled."""
     written = ", ".join([event.svg, *(path for path in (event.json, event.raster) if path), *also])
     if not event.cancelled:
         return f"wrote {written}"
     done = f"{event.frames} frames" if event.frames is not None else f"{event.iterations} steps"
     return f"cancelled after {done}: wrote the best sketch so far to {written}"
+
+
 class _Given(argparse.Action):
     """Stores the value and notes that the option was given (``args.given``): an --init file's own
     stroke looks and stroke count yield only to options given on the command line."""
@@ -552,8 +552,7 @@ def main(argv: list[str] | None = None, stop: Stop | None = None) -> int:
     """Run the command. ``stop``: the process's cancel, armed by the launcher before torch loaded
     (None: a fresh one, set by nothing but a closed output pipe)."""
     argv = sys.argv[1:] if argv is None else argv
-    pairs = zip(argv, argv[1:] + [""])
-    json_mode = any(a == "--progress=json" or (a, b) == ("--progress", "json") for a, b in pairs)
+    json_mode = progress_mode(argv) == "json"
     reporter = Reporter("json" if json_mode else "bar", stop)  # until the arguments are parsed
     try:
         args = build_parser().parse_args(argv)

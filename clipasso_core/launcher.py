@@ -86,11 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(args, stop)
 
 
+def progress_mode(args: list[str]) -> str:
+    """The --progress value of a command line not parsed yet (the last one, as argparse takes;
+    "bar" when absent): how to report what happens before (or instead of) parsing."""
+    mode = "bar"
+    for flag, value in zip(args, [*args[1:], ""]):
+        if flag == "--progress":
+            mode = value
+        elif flag.startswith("--progress="):
+            mode = flag.split("=", 1)[1]
+    return mode
+
+
 def _say_loading(args: list[str]) -> bool:
     """On a terminal, with the progress bar, say what the first seconds are spent on (torch loading)."""
-    pairs = set(zip(args, args[1:])) | {(a, "") for a in args}
-    quiet = {("--progress", "json"), ("--progress", "none"), ("--progress=json", ""), ("--progress=none", "")}
-    if quiet & pairs or not sys.stderr.isatty():
+    if progress_mode(args) in ("json", "none") or not sys.stderr.isatty():
         return False
     sys.stderr.write("clipasso: loading torch...")
     sys.stderr.flush()

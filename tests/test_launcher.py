@@ -56,3 +56,13 @@ def test_watch_parent(parent, close_stdin, cancelled):
     out = child.stdout.read()
     child.wait(timeout=60)
     assert out.strip() == str(cancelled)
+
+
+@pytest.mark.parametrize("args, mode", [
+    (["sketch"], "bar"), (["sketch", "--progress", "json"], "json"), (["sketch", "--progress=none"], "none"),
+    (["sketch", "--progress", "bar", "--progress=json"], "json"),  # the last one, as argparse takes
+])
+def test_progress_mode_before_parsing(args, mode):
+    from clipasso_core.launcher import progress_mode
+
+    assert progress_mode(args) == mode
