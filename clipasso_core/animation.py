@@ -34,8 +34,8 @@ from .flow import flow_between, grey
 from .frames import FrameSource, FrameWarning, open_frames
 from .image_io import nothing_to_sketch
 from .optimize import ClipObjective, WithPointsPenalty, optimize
-from .pipeline import (CancelCheck, Engine, Prepared, _ranked_sketch, optimise_image, prepare, read_init, start_engine,
-                       step_reporter, stroke_looks)
+from .pipeline import (CancelCheck, Engine, ImageJob, _ranked_sketch, optimise_images, prepare, read_init,
+                       start_engine, step_reporter, stroke_looks)
 from .levels import RankedStrokes
 
 FRAME_FRACTION = 0.1
@@ -71,19 +71,20 @@ def frame_schedule(preset: Preset) -> Preset:
                    lr=preset.lr * FRAME_LR, prune_at=0.0, seeds=1, target_bank=0)
 
 
-def follow(engine: Engine, prepared: Prepared, predicted: torch.Tensor, ids: list[int], reference_loss: float,
+def follow(engine: Engine, job: ImageJob, predicted: torch.Tensor, ids: list[int], reference_loss: float,
            rng: np.random.Generator, report, cancelled: Callable[[], bool]):
-    """One later frame: strokes ``ids`` from ``predicted`` points [S, 4, 2] (canvas px) optimised on a
-    short schedule with the temporal term. Returns (points [S, 4, 2], loss without the term, cancelled)."""
+    """One later frame (``job``): strokes ``ids`` from ``predicted`` points [S, 4, 2] (canvas px)
+    optimised on a short schedule with the temporal term. Returns (points [S, 4, 2], loss without the
+    term, cancelled)."""
     schedule = frame_schedule(engine.preset)
-    clip = ClipObjective(engine.load_loss(), prepared.target.to(engine.device), schedule, rng,
-                         engine.stroke_width)
+    clip = ClipObjective(engine.load_loss(), job.prepared.target.to(engine.device), schedule, rng,
+                         job.looks.stroke_width)
     weight = TEMPORAL_WEIGHT * abs(reference_loss)
 
     def temporal(points: torch.Tensor) -> torch.Tensor:
         return weight * (points - predicted).pow(2).sum(-1).mean((1, 2))
 
-    style = engine.style(prepared, ids)
+    style = job.looks.style(ids, job.prepared.transform.image_box(), engine.device)
     result = optimize(predicted[None], style, WithPointsPenalty(clip, temporal), schedule, [rng], report,
                       cancelled)
     points = result.points[0]
@@ -143,6 +144,7 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
     previous: _Previous | None = None
     reference_loss = 0.0
     plain: list[int] = []  # frames with nothing to sketch
+    looks = None  # the strokes' looks, from the first frame's size
     for index, image in selection:
         if done and cancelled():
             break
@@ -152,17 +154,16 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
         if nothing_to_sketch(image):
             plain.append(index)
         prepared = prepare(image, config)
-        if engine.looks is None:
-            engine.looks = stroke_looks(config, init, prepared.transform)
+        looks = looks or stroke_looks(config, init, prepared.transform)
+        job = ImageJob(config, init if previous is None else None, prepared, looks)
         frame_grey = grey(image.rgb)
         flow = flow_between(previous.grey, frame_grey, image.width) if previous else None
         ids = previous.strokes.ids if previous is not None else None
-        report = step_reporter(progress, engine, prepared, index, ids=ids)
+        report = step_reporter(progress, job, index, ids=ids)
         is_cut = flow is not None and flow.is_cut
         if previous is None or is_cut:
             try:
-                fresh = optimise_image(engine, prepared, init if previous is None else None, report, cancelled,
-                                       ids=ids)
+                fresh = optimise_images(engine, [job], [report], cancelled, ids=ids)[0]
             except Cancelled:
                 if done:
                     break
@@ -173,7 +174,7 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
                 reference_loss, masked = ranked.loss, prepared.masked
             else:
                 cuts += 1
-                ranked = _in_places(ranked, previous.strokes.ids, engine.looks.uniform)
+                ranked = _in_places(ranked, previous.strokes.ids, looks.uniform)
             loss = ranked.loss
             if timings is not None and previous is None:
                 timings["first_s"] = time.perf_counter() - frame_started
@@ -181,7 +182,7 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
             t = prepared.transform
             moved = flow.move(_to_image(previous.strokes.points, t))
             rng = np.random.default_rng(config.seed + 1 + index)
-            points, loss, was_cancelled = follow(engine, prepared, _to_canvas(moved, t, engine.device),
+            points, loss, was_cancelled = follow(engine, job, _to_canvas(moved, t, engine.device),
                                                  previous.strokes.ids, reference_loss, rng, report, cancelled)
             if was_cancelled:
                 break
@@ -189,7 +190,7 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
             ranked = RankedStrokes(points, previous.strokes.ids, loss, previous.strokes.importance)
             if timings is not None:
                 timings.setdefault("later_s", []).append(time.perf_counter() - frame_started)
-        sketch = _ranked_sketch(ranked, engine.looks, prepared, {})
+        sketch = _ranked_sketch(ranked, looks, prepared, {})
         done.append(Frame(index, sketch.strokes, is_cut))
         losses.append(loss)
         if progress is not None:

@@ -41,14 +41,19 @@ class TerminalView:
         self.stage: str | None = None
         self.frames: int | None = None
         self.frames_done = 0
+        self.images: int | None = None
+        self.started = time.monotonic()
         self.last_line = 0.0
 
     def show(self, event, also: list[str]) -> None:
-        if isinstance(event, events.Start):
+        if isinstance(event, (events.ImageDone, events.BatchDone)) or getattr(event, "image", None) is not None:
+            self._batch(event)
+        elif isinstance(event, events.Start):
             frames = f", {event.frames} frames" if event.frames else ""
+            frames += f", {event.images} images" if event.images is not None else ""
             self._line(f"sketching {event.input}: {event.strokes} strokes, {event.preset} preset, "
                        f"{event.iterations} steps{frames}; loading the models...")
-            self.frames = event.frames
+            self.frames, self.images = event.frames, event.images
         elif isinstance(event, events.Download):
             self._download(event)
         elif isinstance(event, events.Progress):
@@ -83,6 +88,35 @@ class TerminalView:
             left = f", about {event.eta_s:.0f} s left" if event.iteration < event.total else ""
             self._line(f"{stage}: step {event.iteration}/{event.total}, best loss {event.best_loss:.4g}, "
                        f"{event.elapsed_s:.0f} s{left}")
+
+    def _batch(self, event) -> None:
+        """``batch``: one bar over the images (done/total, images per hour, ETA); a line per failed
+        image; steps of the images in flight as the bar's postfix (plain: a line per image)."""
+        if self.stage != "images":
+            self.close()
+            self.stage, self.started = "images", time.monotonic()
+            if self.tty:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=self.images, desc="images", unit="image", file=self.stream,
+                                dynamic_ncols=True, mininterval=0.5)
+        if isinstance(event, events.Progress) and self.bar is not None:
+            self.bar.set_postfix_str(f"step {event.iteration}/{event.total}", refresh=False)
+        elif isinstance(event, events.ImageDone):
+            per_hour = event.done / max(time.monotonic() - self.started, 1e-9) * 3600
+            if event.status == "failed":
+                self._line(f"failed: {event.input}: {event.error}")
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"{per_hour:.0f} images/h", refresh=False)
+                self.bar.update(event.done - self.bar.n)
+            else:
+                self._line(f"image {event.done}/{event.total} {event.status}: {event.input} "
+                           f"({per_hour:.0f} images/h)")
+        elif isinstance(event, events.BatchDone):
+            self.close()
+            stopped = "cancelled: " if event.cancelled else ""
+            self._line(f"{stopped}{event.done} done, {event.failed} failed, {event.skipped} already done; "
+                       f"results in {event.table}")
 
     def _download(self, event: events.Download) -> None:
         """A byte bar (plain: a line every PLAIN_EVERY_S) per file fetched, closed when complete."""
@@ -286,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(a, "fps", float, ANIMATE_OPTIONS)
     _add_run_options(a)
     a.add_argument("--init", help="start the first frame from this SVG or sketch JSON")
+    from .batch.command import add_parser as add_batch_parser
+
+    add_batch_parser(sub, _add_run_options, _add_option)
     i = sub.add_parser("integrate", help="install the editor add-ons, set up to use this core")
     editors = i.add_subparsers(dest="editor", required=True, parser_class=_Parser)
     ink = editors.add_parser("inkscape", help="install the Inkscape extensions into the user's Inkscape")
@@ -482,6 +519,15 @@ def run_animate(args: argparse.Namespace, reporter: Reporter) -> int:
     return EXIT_CANCELLED if cancelled else 0
 
 
+def run_batch(args: argparse.Namespace, reporter: Reporter) -> int:
+    from .batch.command import run_batch as run
+    from .pipeline import resolve_device
+
+    config = _config(argparse.Namespace(**{**vars(args), "init": None}))
+    resolve_device(config.device)
+    return run(args, reporter, config, lambda start: _start(args, reporter, config, start))
+
+
 @contextlib.contextmanager
 def _stderr_held():
     """Inside, file descriptor 2 goes to a temporary file: what libraries print there (download
@@ -565,7 +611,8 @@ def main(argv: list[str] | None = None, stop: Stop | None = None) -> int:
             return run_integrate(args)
         reporter.mode = args.progress
         with _stderr_held() if reporter.mode == "json" else contextlib.nullcontext():
-            return (run_animate if args.command == "animate" else run_sketch)(args, reporter)
+            run = {"animate": run_animate, "batch": run_batch}.get(args.command, run_sketch)
+            return run(args, reporter)
     except (ClipassoError, FormatError) as exc:
         reporter.error(str(exc), getattr(exc, "exit_code", 2))
         return getattr(exc, "exit_code", 2)

@@ -3,9 +3,14 @@
 The pieces: ``StrokeStyle`` (what is fixed: widths, colours, the box points stay in, the canvas
 size); an objective (``Objective``; ``ClipObjective`` is CLIPasso's loss, ``WithPointsPenalty`` adds
 a term on the control points to any objective); ``PointsTrainer`` (one Adam step for the active
-seeds); ``SeedTracker`` (best so far per seed, early stop, pruning); ``optimize`` ties them together.
+seeds); ``SeedTracker`` (best so far per seed, early stop, pruning); ``optimize_batch`` ties them together
+for several images at once (a ``Job`` each), ``optimize`` for one.
 
-All active seeds are rendered and encoded in one batch (``seed_chunk`` at a time). With ``prune_at``
+All active seeds of all jobs are rendered (one rasterizer call per job) and encoded in one batch
+(``seed_chunk`` seeds at a time, across jobs): jobs whose objectives are ``ClipObjective``s of one
+``ClipLoss`` share one encoder call per chunk. Every job keeps its own seeds, trackers and random
+streams, so a job's strokes are those of the same job optimised alone (up to float rounding of the
+batched encoder). With ``prune_at``
 > 0 only the seed with the best evaluation so far goes on after that fraction of the steps (the
 others keep their best). Every ``eval_every`` steps each seed's clean-pair loss is its evaluation;
 the best points per seed are kept; a seed stops after ``patience`` evaluations in a row within
@@ -78,6 +83,41 @@ class Objective(Protocol):
         """Losses [B] of the clean pairs alone (the evaluation)."""
 
 
+class JointObjective(Objective, Protocol):
+    """An objective whose pairs can be encoded together with other jobs' pairs: ``loss`` is its
+    encoder (jobs batched in one call share it); ``pair_inputs`` / ``clean_inputs`` the images to
+    encode [B x P, 3, H, W] and their targets' features (P pairs per sketch, the clean pair first);
+    ``finish`` turns the raw pair losses [B, P] of points [B, S, 4, 2] into the objective's."""
+
+    loss: ClipLoss
+
+    def pair_inputs(self, sketches: torch.Tensor, rngs: list[np.random.Generator]) -> tuple[torch.Tensor, Features]:
+        ...
+
+    def clean_inputs(self, sketches: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        ...
+
+    def finish(self, losses: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        ...
+
+
+def joint_losses(parts: list[tuple[JointObjective, tuple[torch.Tensor, Features], torch.Tensor]]) -> list[torch.Tensor]:
+    """Pair losses [B_i, P] of several jobs' (objective, (images, targets), points [B_i, S_i, 4, 2])
+    with ONE encoder call (the objectives share ``loss``)."""
+    encoder = parts[0][0].loss
+    if any(objective.loss is not encoder for objective, _, _ in parts):
+        raise ValueError("objectives encoded together must share one ClipLoss")
+    features = encoder.encode(torch.cat([images for _, (images, _), _ in parts]))
+    raw = ClipLoss.pair_losses(features, Features.cat([targets for _, (_, targets), _ in parts]))
+    out, at = [], 0
+    for objective, (images, _), points in parts:
+        count = len(points)
+        pairs = len(images) // count
+        out.append(objective.finish(raw[at:at + count * pairs].view(count, pairs), points))
+        at += count * pairs
+    return out
+
+
 class TargetFeatures:
     """Target features for the loss: re-encoded for fresh augmentations every step (``bank`` = 0,
     the original), or computed once for a fixed bank of augmentations that steps draw from."""
@@ -120,43 +160,55 @@ class ClipObjective:
         self.targets = TargetFeatures(loss, target, preset.target_bank, rng)
         self.overlap_weight, self.radius = preset.overlap, 2.0 * stroke_width
 
-    def _with_overlap(self, losses: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """losses [B] or [B, P] plus the overlap penalty of points [B, S, 4, 2] (scaled by the clean loss)."""
+    def finish(self, losses: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """losses [B, P] plus the overlap penalty of points [B, S, 4, 2] (scaled by the clean pair's loss)."""
         if not self.overlap_weight:
             return losses
         penalty = self.overlap_weight * overlap(points, self.radius)
-        scale = (losses if losses.dim() == 1 else losses[:, 0]).detach()
-        return losses + (penalty * scale).view(-1, *([1] * (losses.dim() - 1)))
+        return losses + (penalty * losses[:, 0].detach())[:, None]
 
-    def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
-                    rngs: list[np.random.Generator]) -> torch.Tensor:
+    def pair_inputs(self, sketches: torch.Tensor, rngs: list[np.random.Generator]) -> tuple[torch.Tensor, Features]:
         batch, target_feats = [], []
         for i, rng in enumerate(rngs):
             grids, feats = self.targets.draw(self.augmentations, rng)
             batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
             target_feats += [self.targets.clean, feats]
-        losses = ClipLoss.pair_losses(self.loss.encode(torch.cat(batch)), Features.cat(target_feats))
-        return self._with_overlap(losses.view(len(rngs), 1 + self.augmentations), points)
+        return torch.cat(batch), Features.cat(target_feats)
 
-    def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        clean = ClipLoss.pair_losses(self.loss.encode(sketches), self.targets.clean[[0] * len(sketches)])
-        return self._with_overlap(clean, points)
-
-
-class WithPointsPenalty:
-    """``objective`` plus a term on the control points, penalty(points [B, S, 4, 2]) -> [B] (e.g. a
-    temporal term keeping strokes near flow-predicted positions). It is added to every pair, so the
-    step loss and the evaluation each count it once."""
-
-    def __init__(self, objective: Objective, penalty: Callable[[torch.Tensor], torch.Tensor]):
-        self.objective, self.penalty = objective, penalty
+    def clean_inputs(self, sketches: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        return sketches, self.targets.clean[[0] * len(sketches)]
 
     def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
                     rngs: list[np.random.Generator]) -> torch.Tensor:
-        return self.objective.pair_losses(sketches, points, rngs) + self.penalty(points)[:, None]
+        return joint_losses([(self, self.pair_inputs(sketches, rngs), points)])[0]
 
     def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return self.objective.clean_losses(sketches, points) + self.penalty(points)
+        return joint_losses([(self, self.clean_inputs(sketches), points)])[0][:, 0]
+
+
+class WithPointsPenalty:
+    """``objective`` (a ``ClipObjective``) plus a term on the control points, penalty(points [B, S, 4,
+    2]) -> [B] (e.g. a temporal term keeping strokes near flow-predicted positions). It is added to
+    every pair, so the step loss and the evaluation each count it once."""
+
+    def __init__(self, objective: JointObjective, penalty: Callable[[torch.Tensor], torch.Tensor]):
+        self.objective, self.penalty, self.loss = objective, penalty, objective.loss
+
+    def pair_inputs(self, sketches: torch.Tensor, rngs: list[np.random.Generator]) -> tuple[torch.Tensor, Features]:
+        return self.objective.pair_inputs(sketches, rngs)
+
+    def clean_inputs(self, sketches: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        return self.objective.clean_inputs(sketches)
+
+    def finish(self, losses: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        return self.objective.finish(losses, points) + self.penalty(points)[:, None]
+
+    def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
+                    rngs: list[np.random.Generator]) -> torch.Tensor:
+        return joint_losses([(self, self.pair_inputs(sketches, rngs), points)])[0]
+
+    def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        return joint_losses([(self, self.clean_inputs(sketches), points)])[0][:, 0]
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
@@ -241,96 +293,163 @@ class SeedTracker:
         return [s for s in range(len(self.steps)) if self.evaluated_at[s] != self.steps[s]]
 
 
+@dataclass
+class Job:
+    """One image's seeds in an optimisation: points [B, S, 4, 2] (canvas px) of its B seeds, drawn
+    in ``style``, scored by ``objective``; rngs: one generator per seed (its augmentations);
+    on_progress: called after every step the job takes part in."""
+
+    points: torch.Tensor
+    style: StrokeStyle
+    objective: Objective
+    rngs: list[np.random.Generator]
+    on_progress: Callable[[StepReport], None] | None = None
+
+
+Slot = tuple[int, int]
+"""(job, seed): one seed of one job."""
+
+
 class PointsTrainer:
-    """Adam on the control points of every seed (params[seed] [S, 4, 2], canvas px). timings, when
-    given, receives seconds per phase ("render", "loss")."""
+    """Adam on the control points of every seed of every job (params[job][seed] [S, 4, 2], canvas
+    px). timings, when given, receives seconds per phase ("render", "loss")."""
 
-    def __init__(self, points: torch.Tensor, style: StrokeStyle, objective: Objective,
-                 rngs: list[np.random.Generator], lr: float, timings: dict[str, float] | None = None):
-        self.params = [p.clone().requires_grad_(True) for p in points]
-        self.adam = torch.optim.Adam(self.params, lr=lr)
-        self.style, self.objective, self.rngs = style, objective, rngs
+    def __init__(self, jobs: list[Job], lr: float, timings: dict[str, float] | None = None):
+        self.jobs = jobs
+        if len(jobs) > 1 and not all(hasattr(job.objective, "pair_inputs") for job in jobs):
+            raise ValueError("jobs optimised together need objectives that encode jointly (ClipObjective)")
+        self.params = [[p.clone().requires_grad_(True) for p in job.points] for job in jobs]
+        self.adam = torch.optim.Adam([p for job in self.params for p in job], lr=lr)
         self.clock = _Stopwatch(timings)  # seconds per phase into timings
-        self.low = points.new_tensor(style.box[:2])
-        self.high = points.new_tensor(style.box[2:])
+        self.bounds = [(job.points.new_tensor(job.style.box[:2]), job.points.new_tensor(job.style.box[2:]))
+                       for job in jobs]
 
-    def step(self, seeds: list[int], lr: float, chunk: int) -> torch.Tensor:
-        """One Adam step at ``lr`` for ``seeds`` (``chunk`` seeds per forward/backward, 0 = all), then
-        the points clamped to the box. Returns the step's pair losses [len(seeds), 1 + K]."""
+    def step(self, slots: list[Slot], lr: float, chunk: int) -> torch.Tensor:
+        """One Adam step at ``lr`` for ``slots`` (``chunk`` seeds per forward/backward, 0 = all), then
+        the points clamped to their job's box. Returns the step's pair losses [len(slots), 1 + K]."""
         for group in self.adam.param_groups:
             group["lr"] = lr
         self.adam.zero_grad(set_to_none=True)
-        losses = torch.cat([self._backward(part) for part in _chunks(seeds, chunk)])
+        losses = torch.cat([self._backward(part) for part in _chunks(slots, chunk)])
         self.adam.step()
         with torch.no_grad():
-            for seed in seeds:
-                self.params[seed].copy_(torch.maximum(torch.minimum(self.params[seed], self.high), self.low))
+            for job, seed in slots:
+                low, high = self.bounds[job]
+                self.params[job][seed].copy_(torch.maximum(torch.minimum(self.params[job][seed], high), low))
         return losses
 
-    def _backward(self, seeds: list[int]) -> torch.Tensor:
-        """Pair losses [len(seeds), 1 + K]; their step loss's gradient added to the points' grads."""
+    def _by_job(self, slots: list[Slot]) -> list[tuple[Job, torch.Tensor, list[int]]]:
+        """(job, stacked points [B, S, 4, 2], seeds) per job of ``slots``, in their order."""
+        seeds: dict[int, list[int]] = {}
+        for job, seed in slots:
+            seeds.setdefault(job, []).append(seed)
+        return [(self.jobs[j], torch.stack([self.params[j][s] for s in ss]), ss) for j, ss in seeds.items()]
+
+    def _losses(self, groups, sketches: list[torch.Tensor], clean: bool) -> list[torch.Tensor]:
+        """Each group's pair losses [B, 1 + K] (clean: [B] of the clean pairs) from its sketches;
+        several jobs in one encoder call."""
+        if len(groups) == 1:
+            job, points, seeds = groups[0]
+            if clean:
+                return [job.objective.clean_losses(sketches[0], points)]
+            return [job.objective.pair_losses(sketches[0], points, [job.rngs[s] for s in seeds])]
+        parts = [(job.objective, job.objective.clean_inputs(drawn) if clean else
+                  job.objective.pair_inputs(drawn, [job.rngs[s] for s in seeds]), points)
+                 for (job, points, seeds), drawn in zip(groups, sketches)]
+        losses = joint_losses(parts)
+        return [loss[:, 0] for loss in losses] if clean else losses
+
+    def _backward(self, slots: list[Slot]) -> torch.Tensor:
+        """Pair losses [len(slots), 1 + K]; their step loss's gradient added to the points' grads."""
+        groups = self._by_job(slots)
         with self.clock("render"):
-            points = torch.stack([self.params[s] for s in seeds])
-            drawn = self.style.render(points)
+            drawn = [job.style.render(points) for job, points, _ in groups]
         # two-stage backward: objective -> gradient of the images, then images -> control points
-        sketches = drawn.detach().requires_grad_(True)
+        sketches = [image.detach().requires_grad_(True) for image in drawn]
         with self.clock("loss"):
-            losses = self.objective.pair_losses(sketches, points, [self.rngs[s] for s in seeds])
-            ClipLoss.step_loss(losses).sum().backward()
+            losses = self._losses(groups, sketches, clean=False)
+            sum(ClipLoss.step_loss(loss).sum() for loss in losses).backward()
         with self.clock("render"):
-            drawn.backward(sketches.grad)
-        return losses.detach()
+            for image, sketch in zip(drawn, sketches):
+                image.backward(sketch.grad)
+        return torch.cat(losses).detach()
 
     @torch.no_grad()
-    def clean_losses(self, seeds: list[int]) -> list[float]:
-        """The objective's evaluation of the seeds' points as they are now."""
-        points = torch.stack([self.params[s].detach() for s in seeds])
-        return self.objective.clean_losses(self.style.render(points), points).tolist()
+    def clean_losses(self, slots: list[Slot]) -> list[float]:
+        """The objectives' evaluation of the slots' points as they are now."""
+        groups = [(job, points.detach(), seeds) for job, points, seeds in self._by_job(slots)]
+        sketches = [job.style.render(points) for job, points, _ in groups]
+        return torch.cat(self._losses(groups, sketches, clean=True)).tolist()
 
 
-def optimize(points: torch.Tensor, style: StrokeStyle, objective: Objective, preset: Preset,
-             rngs: list[np.random.Generator], on_progress: Callable[[StepReport], None] | None = None,
-             cancelled: Callable[[], bool] = lambda: False,
-             timings: dict[str, float] | None = None) -> OptimizationResult:
-    """Optimise points [B, S, 4, 2] (canvas px) of B seeds, drawn in ``style``, against ``objective``.
-
-    rngs: one generator per seed (its augmentations). timings (benchmarks) receives seconds per
-    phase: "render", "loss" (objective forward and backward), "eval" (separate evaluations).
-    """
-    trainer = PointsTrainer(points, style, objective, rngs, preset.lr, timings)
+def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool] = lambda: False,
+                   timings: dict[str, float] | None = None) -> list[OptimizationResult]:
+    """Optimise several jobs (images) together, each as ``optimize`` would alone: per job its own
+    best-so-far, early stop and pruning; all active seeds step together (one encoder call per
+    ``preset.seed_chunk`` seeds). A job whose seeds have all stopped stops taking part. Returns
+    one result per job."""
+    trainer = PointsTrainer(jobs, preset.lr, timings)
     clock = trainer.clock
-    tracker = SeedTracker(points, preset.min_delta, preset.patience)
+    trackers = [SeedTracker(job.points, preset.min_delta, preset.patience) for job in jobs]
     start = time.perf_counter()
     was_cancelled = False
+
+    def active() -> list[Slot]:
+        return [(j, s) for j, tracker in enumerate(trackers) for s in tracker.active]
+
+    def record_now(slots: list[Slot], values: list[float]) -> None:
+        for (j, s), value in zip(slots, values):
+            trackers[j].record_current([s], [value], trainer.params[j])
+
     for step in range(preset.iterations):
         if cancelled():
             was_cancelled = True
             break
         evaluating = step % preset.eval_every == 0
         if evaluating and not preset.reuse_eval:
+            slots = active()
             with clock("eval"):
-                values = trainer.clean_losses(tracker.active)
-            tracker.record_current(tracker.active, values, trainer.params)
-        active = tracker.active
-        before = [trainer.params[s].detach().clone() for s in active] if evaluating and preset.reuse_eval else []
-        pair_loss = trainer.step(active, _learning_rate(preset, step), preset.seed_chunk)
-        tracker.stepped(active)
+                values = trainer.clean_losses(slots)
+            record_now(slots, values)
+        slots = active()
+        before = [trainer.params[j][s].detach().clone() for j, s in slots] if evaluating and preset.reuse_eval else []
+        pair_loss = trainer.step(slots, _learning_rate(preset, step), preset.seed_chunk)
+        for j, tracker in enumerate(trackers):
+            tracker.stepped([s for job, s in slots if job == j])
         if evaluating and preset.reuse_eval:
             # the clean pair of this step scored the points as they were before the step
-            for i, seed in enumerate(active):
-                tracker.record(seed, pair_loss[i, 0].item(), before[i], tracker.steps[seed] - 1)
-        if evaluating:
-            tracker.stop_plateaued()
-        if preset.prune_at and step + 1 == int(preset.prune_at * preset.iterations):
-            tracker.prune_to_leader()
-        if on_progress:
-            leader = tracker.leader
-            on_progress(StepReport(step + 1, preset.iterations, ClipLoss.step_loss(pair_loss).mean().item(),
-                                 tracker.best_loss[leader], tracker.best[leader], time.perf_counter() - start))
-        if not tracker.active:
+            for i, (j, s) in enumerate(slots):
+                trackers[j].record(s, pair_loss[i, 0].item(), before[i], trackers[j].steps[s] - 1)
+        for j, tracker in enumerate(trackers):
+            if evaluating:
+                tracker.stop_plateaued()
+            if preset.prune_at and step + 1 == int(preset.prune_at * preset.iterations):
+                tracker.prune_to_leader()
+        step_losses = ClipLoss.step_loss(pair_loss)
+        for j, job in enumerate(jobs):
+            rows = [i for i, (owner, _) in enumerate(slots) if owner == j]
+            if job.on_progress and rows:
+                leader = trackers[j].leader
+                job.on_progress(StepReport(step + 1, preset.iterations, step_losses[rows].mean().item(),
+                                           trackers[j].best_loss[leader], trackers[j].best[leader],
+                                           time.perf_counter() - start))
+        if not active():
             break
     # the points as they are now may not have been evaluated yet (last steps, or a cancel)
-    remaining = tracker.unevaluated()
+    remaining = [(j, s) for j, tracker in enumerate(trackers) for s in tracker.unevaluated()]
     if remaining:
-        tracker.record_current(remaining, trainer.clean_losses(remaining), trainer.params)
-    return OptimizationResult(tracker.best, tracker.best_loss, tracker.steps, was_cancelled)
+        record_now(remaining, trainer.clean_losses(remaining))
+    return [OptimizationResult(t.best, t.best_loss, t.steps, was_cancelled) for t in trackers]
+
+
+def optimize(points: torch.Tensor, style: StrokeStyle, objective: Objective, preset: Preset,
+             rngs: list[np.random.Generator], on_progress: Callable[[StepReport], None] | None = None,
+             cancelled: Callable[[], bool] = lambda: False,
+             timings: dict[str, float] | None = None) -> OptimizationResult:
+    """Optimise points [B, S, 4, 2] (canvas px) of B seeds of one image, drawn in ``style``, against
+    ``objective``.
+
+    rngs: one generator per seed (its augmentations). timings (benchmarks) receives seconds per
+    phase: "render", "loss" (objective forward and backward), "eval" (separate evaluations).
+    """
+    return optimize_batch([Job(points, style, objective, rngs, on_progress)], preset, cancelled, timings)[0]

@@ -28,7 +28,7 @@ from .image_io import LoadedImage, check_content, check_size, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
 from .levels import RankedStrokes, rank_strokes, smaller_levels
-from .optimize import ClipObjective, OptimizationResult, StepReport, StrokeStyle, optimize
+from .optimize import ClipObjective, Job, OptimizationResult, StepReport, StrokeStyle, optimize_batch
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
 from .contract.formats import Level, Sketch, Stroke
@@ -145,17 +145,13 @@ def _init_points(init: Sketch, transform: CanvasTransform) -> np.ndarray:
 
 
 def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepared, device: torch.device,
-                    seeds: list[int], encoders: Encoders = Encoders()) -> torch.Tensor:
-    """Starting control points [B, S, 4, 2] (canvas px) for each seed (saliency from
-    ``encoders.saliency``, else the backbone profile's model; none in the target's border fade)."""
+                    seeds: list[int], saliency: Callable[[], object]) -> torch.Tensor:
+    """Starting control points [B, S, 4, 2] (canvas px) for each seed (``saliency()``: the saliency
+    encoder, asked for only without ``init``; no stroke starts in the target's border fade)."""
     if init is not None:
         points = _init_points(init, prepared.transform)
         return torch.from_numpy(points)[None].repeat(len(seeds), 1, 1, 1).to(device)
-    vit = encoders.saliency
-    if vit is None:
-        vit = load_encoder(PROFILES[config.backbone], "saliency", config.saliency_weights)
-    probs = start_probabilities(vit.to(device), prepared.target.to(device))
-    del vit
+    probs = start_probabilities(saliency(), prepared.target.to(device))
     # no stroke starts in the border fade: its ramp reads as an edge along the whole frame
     inner = probs * canvas_module.inner_area(prepared.transform, canvas_module.TARGET_FEATHER)
     probs = inner / inner.sum() if inner.sum() > 0 else probs
@@ -180,6 +176,11 @@ class Looks:
     widths: list[float]
     colors: list[str]
     opacities: list[float]
+
+    @property
+    def stroke_width(self) -> float:
+        """The strokes' mean width (canvas px): the overlap penalty's scale."""
+        return float(np.mean(self.widths))
 
     @property
     def uniform(self) -> bool:
@@ -267,8 +268,7 @@ class Engine:
     bf16: bool
     encoders: Encoders = Encoders()
     loss: ClipLoss | None = None
-    looks: Looks | None = None
-    """How the strokes are drawn (``stroke_looks``), set once the image's size is known."""
+    saliency: object | None = None
 
     def load_loss(self) -> ClipLoss:
         """The loss on the device (loaded on the first call)."""
@@ -278,6 +278,16 @@ class Engine:
                 encoder = load_encoder(self.profile, "loss", self.config.clip_weights)
             self.loss = ClipLoss(encoder.to(self.device), bf16=self.bf16)
         return self.loss
+
+    def load_saliency(self):
+        """The saliency encoder on the device (``encoders.saliency``, else the profile's; loaded on
+        the first call and kept: a run of many images loads it once)."""
+        if self.saliency is None:
+            encoder = self.encoders.saliency
+            if encoder is None:
+                encoder = load_encoder(self.profile, "saliency", self.config.saliency_weights)
+            self.saliency = encoder.to(self.device)
+        return self.saliency
 
     def check_models(self, loaded: LoadedImage, init: bool) -> None:
         """Before any model loads: one ModelUnavailableError naming every model file this run needs
@@ -290,15 +300,6 @@ class Engine:
         if self.encoders.loss is None:
             needed.append(model_needed(self.profile, "loss", self.config.clip_weights))
         require([model for model in needed if model is not None])
-
-    def style(self, prepared: Prepared, ids) -> StrokeStyle:
-        """How the strokes ``ids`` (in that order) are drawn on the canvas of ``prepared``."""
-        return self.looks.style(ids, prepared.transform.image_box(), self.device)
-
-    @property
-    def stroke_width(self) -> float:
-        """The strokes' mean width (canvas px): the overlap penalty's scale."""
-        return float(np.mean(self.looks.widths))
 
     @property
     def random_weights(self) -> bool:
@@ -336,7 +337,29 @@ def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engi
     return engine
 
 
-def step_reporter(progress: Callable[[events.Event], None] | None, engine: Engine, prepared: Prepared,
+@dataclass
+class ImageJob:
+    """One image of a run: ``config`` (the run's, with this image's stroke count and seed), the
+    ``init`` sketch its strokes start from (or None), its canvas and how its strokes look."""
+
+    config: SketchConfig
+    init: Sketch | None
+    prepared: Prepared
+    looks: Looks
+
+
+def image_job(engine: Engine, image: str | os.PathLike | LoadedImage | None, config: SketchConfig | None = None,
+              init: Sketch | None = None) -> ImageJob:
+    """The job of one image: loaded and checked, its models checked (one message naming every
+    missing one), masked and put on the canvas; ``config``: this image's (default the engine's)."""
+    config = config or engine.config
+    loaded = load_checked(image)
+    engine.check_models(loaded, init is not None)
+    prepared = prepare(loaded, config)
+    return ImageJob(config, init, prepared, stroke_looks(config, init, prepared.transform))
+
+
+def step_reporter(progress: Callable[[events.Event], None] | None, job: ImageJob,
                   frame: int | None = None, level: int | None = None,
                   ids=None) -> Callable[[StepReport], None] | None:
     """``optimize``'s step callback sending ``Progress`` every step and ``Preview`` every
@@ -345,14 +368,13 @@ def step_reporter(progress: Callable[[events.Event], None] | None, engine: Engin
     strokes being optimised, in their order, default 0 .. S - 1)."""
     if progress is None:
         return None
-    config = engine.config
 
     def report(p: StepReport) -> None:
         eta = p.elapsed_s / p.iteration * (p.total - p.iteration)
         progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
                                  round(eta, 1), frame, level))
-        if level is None and p.iteration % config.preview_every == 0:
-            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), engine.looks, prepared, {}, ids)))
+        if level is None and p.iteration % job.config.preview_every == 0:
+            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), job.looks, job.prepared, {}, ids)))
     return report
 
 
@@ -385,37 +407,46 @@ class Optimised:
     rngs: list[np.random.Generator]
 
 
-def optimise_image(engine: Engine, prepared: Prepared, init: Sketch | None,
-                   report: Callable[[StepReport], None] | None, cancelled: Callable[[], bool],
-                   timings: dict[str, float] | None = None, ids: list[int] | None = None) -> Optimised:
-    """Sketch one prepared image from scratch: the init (saliency, or ``init``'s strokes) of every
-    seed, optimised together, the best one ranked. ``ids``: the stroke ids of the places, whose
-    looks they are drawn with (default 0 .. S - 1). Raises Cancelled when cancelled before the first
-    step."""
-    config = engine.config
+def optimise_images(engine: Engine, jobs: list[ImageJob], reports: list[Callable[[StepReport], None] | None],
+                    cancelled: Callable[[], bool], timings: dict[str, float] | None = None,
+                    ids: list[int] | None = None) -> list[Optimised]:
+    """Sketch prepared images from scratch, together (``optimize.optimize_batch``: one encoder call
+    per step for all): per image the init (saliency, or its ``init``'s strokes) of every seed, the
+    best seed ranked. Each image's strokes are those it gets alone. ``reports``: each image's step
+    callback. ``ids``: the stroke ids of the places, whose looks they are drawn with (default
+    0 .. S - 1). Raises Cancelled when cancelled before the first step."""
 
     def stop_if_cancelled() -> None:
         if cancelled():
             raise Cancelled("cancelled before the optimisation started; nothing written")
 
     stop_if_cancelled()
-    seeds = [config.seed + k * SEED_STRIDE for k in range(config.seed_count)]
-    torch.manual_seed(config.seed)
-    points = _initial_points(config, init, prepared, engine.device, seeds, engine.encoders)
-    stop_if_cancelled()
+    starts = []
+    for job in jobs:
+        seeds = [job.config.seed + k * SEED_STRIDE for k in range(job.config.seed_count)]
+        torch.manual_seed(job.config.seed)
+        starts.append((seeds, _initial_points(job.config, job.init, job.prepared, engine.device, seeds,
+                                              engine.load_saliency)))
+        stop_if_cancelled()
     loss = engine.load_loss()
     stop_if_cancelled()
-    rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
-    objective = ClipObjective(loss, prepared.target.to(engine.device), engine.preset, rngs[0],
-                              engine.stroke_width)
-    ids = list(range(points.shape[1])) if ids is None else list(ids)
-    style = engine.style(prepared, ids)
-    result = optimize(points, style, objective, engine.preset, rngs, report, cancelled, timings)
-    if result.cancelled and max(result.iterations) == 0:
+    parts = []
+    for job, (seeds, points), report in zip(jobs, starts, reports):
+        rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
+        objective = ClipObjective(loss, job.prepared.target.to(engine.device), engine.preset, rngs[0],
+                                  job.looks.stroke_width)
+        stroke_ids = list(range(points.shape[1])) if ids is None else list(ids)
+        style = job.looks.style(stroke_ids, job.prepared.transform.image_box(), engine.device)
+        parts.append((Job(points, style, objective, rngs, report), seeds, stroke_ids))
+    results = optimize_batch([part[0] for part in parts], engine.preset, cancelled, timings)
+    if all(result.cancelled and max(result.iterations) == 0 for result in results):
         stop_if_cancelled()
-    winner = int(np.argmin(result.losses))
-    top = rank_strokes(result.points[winner], ids, style, objective)
-    return Optimised(top, result, winner, seeds, style, objective, rngs)
+    done = []
+    for (job, seeds, stroke_ids), result in zip(parts, results):
+        winner = int(np.argmin(result.losses))
+        top = rank_strokes(result.points[winner], stroke_ids, job.style, job.objective)
+        done.append(Optimised(top, result, winner, seeds, job.style, job.objective, job.rngs))
+    return done
 
 
 def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchConfig | None = None,
@@ -434,48 +465,53 @@ def sketch(image: str | os.PathLike | LoadedImage | None = None, config: SketchC
     profile's for the loss and/or the saliency (any ``backbones.SketchEncoder``).
     """
     with reporting(progress, cancel):  # model downloads report to progress and stop on cancel
-        return _sketch(image, config, progress, cancel, timings, encoders)
+        config = (config or SketchConfig()).validate()
+        engine = start_engine(config, encoders)
+        started = time.perf_counter()
+        check = CancelCheck(cancel)
+        job = image_job(engine, image, config, read_run_init(config))
+        done = optimise_images(engine, [job], [step_reporter(progress, job)], check.check, timings)[0]
+        return finish(engine, job, done, progress, check, started)
 
 
-def _sketch(image, config, progress, cancel, timings, encoders) -> Sketch:
-    config = (config or SketchConfig()).validate()
-    engine = start_engine(config, encoders)
-    started = time.perf_counter()
-    check = CancelCheck(cancel)
-    cancelled = check.check
+def read_run_init(config: SketchConfig) -> Sketch | None:
+    """The --init sketch of a validated config (None without), its stroke count checked against
+    --levels."""
     init = read_init(config.init) if config.init else None
     if init is not None and config.levels and len(init.strokes) != config.levels[0]:
         raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
                          f"stroke count ({len(init.strokes)})")
-    loaded = load_checked(image)
-    engine.check_models(loaded, init is not None)
-    prepared = prepare(loaded, config)
-    engine.looks = stroke_looks(config, init, prepared.transform)
-    done = optimise_image(engine, prepared, init, step_reporter(progress, engine, prepared), cancelled, timings)
+    return init
+
+
+def finish(engine: Engine, job: ImageJob, done: Optimised, progress: Callable[[events.Event], None] | None,
+           check: CancelCheck, started: float) -> Sketch:
+    """The sketch of an optimised image: its smaller levels (``--levels``, fine-tuned in turn), its
+    metadata (``seconds`` since ``started``) and its strokes ranked."""
+    config, looks, prepared = job.config, job.looks, job.prepared
     top, result, winner = done.top, done.result, done.winner
 
     def on_level(count: int, level: RankedStrokes) -> None:
         if progress is not None:
-            progress(events.LevelDone(count, round(level.loss, 6),
-                                      _ranked_sketch(level, engine.looks, prepared, {})))
+            progress(events.LevelDone(count, round(level.loss, 6), _ranked_sketch(level, looks, prepared, {})))
 
     strokes = len(top.points)  # the init file's count when there is one
     if config.levels:
         on_level(strokes, top)
     levels = smaller_levels(top, list(config.levels[1:]), done.style, done.objective, engine.preset,
-                            done.rngs[winner], on_level, cancelled,
-                            lambda count: step_reporter(progress, engine, prepared, level=count))
+                            done.rngs[winner], on_level, check.check,
+                            lambda count: step_reporter(progress, job, level=count))
     metadata = {
         **engine.metadata(), "strokes": strokes, "seed": done.seeds[winner], "seeds": done.seeds,
         "seed_losses": [round(v, 6) for v in result.losses], "iterations": result.iterations[winner],
-        "final_loss": round(result.losses[winner], 6), "masked": prepared.masked, "init": bool(config.init),
+        "final_loss": round(result.losses[winner], 6), "masked": prepared.masked, "init": job.init is not None,
         "cancelled": check.cut_short, "seconds": round(time.perf_counter() - started, 2),
     }
     if config.levels:
         metadata["levels"] = [config.levels[0], *(len(level.points) for level in levels)]
-    result_sketch = _ranked_sketch(top, engine.looks, prepared, metadata)
+    result_sketch = _ranked_sketch(top, looks, prepared, metadata)
     if config.levels:
         result_sketch.levels = [Level(len(level.points), round(level.loss, 6),
-                                      _ranked_sketch(level, engine.looks, prepared, {}).strokes)
+                                      _ranked_sketch(level, looks, prepared, {}).strokes)
                                 for level in (top, *levels)]
     return result_sketch

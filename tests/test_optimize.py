@@ -10,7 +10,7 @@ import torch
 from clipasso_core.backbones import PROFILES, load_encoder
 from clipasso_core.config import PRESETS
 from clipasso_core.loss import ClipLoss
-from clipasso_core.optimize import ClipObjective, PointsTrainer, SeedTracker, StrokeStyle, WithPointsPenalty, optimize
+from clipasso_core.optimize import ClipObjective, Job, PointsTrainer, SeedTracker, StrokeStyle, WithPointsPenalty, optimize, optimize_batch
 from clipasso_core.rasterizer import render
 from clipasso_core.saliency import init_strokes
 
@@ -175,11 +175,11 @@ def test_points_penalty_gradient_reaches_the_points_in_a_step(setup):
         return 1e6 * (p - start).pow(2).sum(dim=(1, 2, 3))
 
     objective = WithPointsPenalty(ClipObjective(loss, target, preset, np.random.default_rng(0)), pull_to_start)
-    trainer = PointsTrainer(start, StrokeStyle(widths, colors, FULL), objective, [np.random.default_rng(0)],
+    trainer = PointsTrainer([Job(start, StrokeStyle(widths, colors, FULL), objective, [np.random.default_rng(0)])],
                             lr=1.0)
-    trainer.params[0].data += 1.0  # off the positions by 1 px: the penalty's gradient dominates
-    trainer.step([0], lr=0.5, chunk=0)
-    assert torch.allclose(trainer.params[0], start[0] + 0.5, atol=1e-3)  # Adam's first step: lr x sign
+    trainer.params[0][0].data += 1.0  # off the positions by 1 px: the penalty's gradient dominates
+    trainer.step([(0, 0)], lr=0.5, chunk=0)
+    assert torch.allclose(trainer.params[0][0], start[0] + 0.5, atol=1e-3)  # Adam's first step: lr x sign
 
 
 # --- one training step ---
@@ -190,16 +190,17 @@ def test_trainer_step_moves_only_the_given_seeds_and_clamps(setup):
     rngs = [np.random.default_rng(s) for s in range(3)]
     objective = ClipObjective(loss, target, PRESETS["paper"], rngs[0])
     timings: dict[str, float] = {}
-    trainer = PointsTrainer(points, StrokeStyle(widths, colors, box), objective, rngs, lr=1.0, timings=timings)
-    pairs = trainer.step([0, 2], lr=2.0, chunk=1)
+    trainer = PointsTrainer([Job(points, StrokeStyle(widths, colors, box), objective, rngs)], lr=1.0,
+                            timings=timings)
+    pairs = trainer.step([(0, 0), (0, 2)], lr=2.0, chunk=1)
     assert pairs.shape == (2, 5) and not pairs.requires_grad
-    assert torch.equal(trainer.params[1], points[1])  # not stepped
+    assert torch.equal(trainer.params[0][1], points[1])  # not stepped
     for seed in (0, 2):
-        p = trainer.params[seed]
+        p = trainer.params[0][seed]
         assert not torch.equal(p, points[seed]) and p.min() >= 50 and p.max() <= 150
     assert set(timings) == {"render", "loss"}
-    assert trainer.clean_losses([0])[0] == pytest.approx(
-        clean_loss(loss, target, trainer.params[0].detach(), widths, colors), rel=1e-5)
+    assert trainer.clean_losses([(0, 0)])[0] == pytest.approx(
+        clean_loss(loss, target, trainer.params[0][0].detach(), widths, colors), rel=1e-5)
 
 
 def test_overlap_adds_the_weighted_penalty_times_the_clean_loss_to_every_pair(setup):
@@ -220,3 +221,60 @@ def test_overlap_adds_the_weighted_penalty_times_the_clean_loss_to_every_pair(se
                               pairs + (factor - 1) * pairs[:, :1], rtol=1e-5)
         assert torch.allclose(penalised.clean_losses(sketches, stacked), plain.clean_losses(sketches, stacked) * factor,
                               rtol=1e-5)
+
+
+# --- several images in one optimisation ---
+
+def _jobs(setup, preset, seeds_per_job=(2, 1), strokes=(8, 5)):
+    """Two images (targets, boxes, stroke counts and styles of their own) as jobs of fresh rngs."""
+    loss, target, points, widths, colors = setup
+    other = torch.ones(3, 224, 224)
+    other[:, 30:200, 100:110] = 0.0
+    jobs = []
+    for j, (image, box, seeds, count) in enumerate(zip((target, other), (FULL, (20.0, 10.0, 210.0, 200.0)),
+                                                       seeds_per_job, strokes)):
+        rngs = [np.random.default_rng(10 * j + s) for s in range(seeds)]
+        style = StrokeStyle(widths[:count] * (1 + j), colors[:count], box)
+        jobs.append(Job(points[:seeds, :count].clone(), style, ClipObjective(loss, image, preset, rngs[0]), rngs))
+    return jobs
+
+
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_a_job_optimised_in_a_batch_gives_the_strokes_it_gets_alone(setup, name):
+    # two images of different stroke counts, seed counts, boxes and widths; fp32 so that the only
+    # difference is the encoder's batch composition (float rounding): 1e-3 px after 24 steps
+    preset = replace(PRESETS[name], iterations=24, precision="fp32", eval_every=4, prune_at=0.5 if name == "default" else 0.0)
+    together = optimize_batch(_jobs(setup, preset), preset)
+    for j, job in enumerate(_jobs(setup, preset)):
+        alone = optimize(job.points, job.style, job.objective, preset, job.rngs)
+        assert together[j].iterations == alone.iterations
+        assert torch.allclose(together[j].points, alone.points, atol=1e-3), (together[j].points - alone.points).abs().max()
+        assert together[j].losses == pytest.approx(alone.losses, rel=1e-4)
+
+
+def test_a_batch_encodes_every_chunk_of_all_jobs_in_one_call(setup):
+    preset = replace(PRESETS["paper"], iterations=3, eval_every=100)
+    jobs = _jobs(setup, preset)
+    calls = []
+    loss = jobs[0].objective.loss
+    original = loss.encode
+    loss.encode = lambda images: calls.append(len(images)) or original(images)
+    try:
+        optimize_batch(jobs, preset)
+    finally:
+        del loss.encode
+    step_calls = [n for n in calls if n == 3 * 5]  # 3 seeds x (clean + 4 augmented pairs), both images at once
+    assert len(step_calls) == 3
+
+
+def test_each_job_reports_its_own_progress_and_the_batch_ends_when_all_have_stopped(setup):
+    preset = replace(PRESETS["paper"], iterations=6, eval_every=1, patience=1, min_delta=1e9)
+    jobs = _jobs(setup, preset)
+    reports = {0: [], 1: []}
+    for j, job in enumerate(jobs):
+        job.on_progress = reports[j].append
+    results = optimize_batch(jobs, preset)
+    # the second evaluation is within min_delta of the first: every seed stops after two steps
+    assert [r.iterations for r in results] == [[2, 2], [2]]
+    assert [len(reports[0]), len(reports[1])] == [2, 2]
+    assert reports[1][0].best_points.shape == (5, 4, 2)

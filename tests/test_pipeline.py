@@ -193,6 +193,7 @@ def test_encoders_replace_the_profiles_networks_for_loss_and_saliency(tmp_path):
 
 def test_no_stroke_starts_in_the_targets_border_fade(tmp_path):
     from clipasso_core import canvas
+    from clipasso_core.backbones import PROFILES, load_encoder
     from clipasso_core.pipeline import _initial_points
 
     rng = np.random.default_rng(0)
@@ -200,7 +201,8 @@ def test_no_stroke_starts_in_the_targets_border_fade(tmp_path):
     Image.fromarray(noise).save(tmp_path / "noise.png")
     config = SketchConfig(strokes=64, mask="off", backbone="tiny-random").validate()
     prepared = prepare(str(tmp_path / "noise.png"), config)
-    starts = _initial_points(config, None, prepared, torch.device("cpu"), [0, 1000])[:, :, 0]  # [B, S, 2]
+    saliency = load_encoder(PROFILES["tiny-random"], "saliency")
+    starts = _initial_points(config, None, prepared, torch.device("cpu"), [0, 1000], lambda: saliency)[:, :, 0]
     inner = canvas.inner_area(prepared.transform, canvas.TARGET_FEATHER)
     x, y = starts[..., 0].long(), starts[..., 1].long()
     assert inner[y.numpy(), x.numpy()].all()

@@ -41,12 +41,14 @@ def measure_render(device: str, strokes: int, repeats: int = 30) -> float:
     import torch
 
     from clipasso_core import SketchConfig
+    from clipasso_core.backbones import PROFILES, load_encoder
     from clipasso_core.pipeline import _initial_points, prepare
     from clipasso_core.rasterizer import render
 
     config = SketchConfig(strokes=strokes, backbone="tiny-random", mask="off")
     prepared = prepare(None, config)
-    points = _initial_points(config, None, prepared, torch.device(device), [0])
+    saliency = load_encoder(PROFILES["tiny-random"], "saliency")
+    points = _initial_points(config, None, prepared, torch.device(device), [0], lambda: saliency)
     points = (points[:, :, :1] + (points - points[:, :, :1]) * 3).clamp(0, 224).requires_grad_(True)
     widths = torch.full((1, strokes), 3.0, device=device)
     colors = torch.tensor([0.0, 0.0, 0.0, 1.0], device=device).expand(1, strokes, 4)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from . import events
 from .formats import FormatError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
-"""The core's exit codes."""
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_SOME_FAILED = 0, 1, 2, 3, 4
+"""The core's exit codes (4: ``batch`` wrote some images, others failed; its table says which)."""
 MAX_LINE_BYTES = 4 * 1024 * 1024
 """Longest stdout line the client reads (the largest event, a 1000-stroke preview, is about
 0.3 MB): a longer line is skipped, its rest discarded as it arrives, never held in memory."""

@@ -40,6 +40,8 @@ class Start:
     backbone: str
     frames: int | None = None
     """``animate``: the frames to sketch, when the input says how many it has."""
+    images: int | None = None
+    """``batch``: the images to sketch (this run's, after resume and shard)."""
     name = "start"
 
 
@@ -67,7 +69,9 @@ class Download:
 class Progress:
     """After each step: loss is this step's loss, best_loss the best evaluation so far; with
     ``animate``, ``frame`` is the input frame being sketched, with ``--levels``, ``level`` is the
-    smaller level being fine-tuned after the largest (iteration and total count its steps)."""
+    smaller level being fine-tuned after the largest (iteration and total count its steps); with
+    ``batch``, ``image`` is the index of the image among the batch's inputs (several images step
+    together)."""
 
     iteration: int
     total: int
@@ -77,40 +81,48 @@ class Progress:
     eta_s: float
     frame: int | None = None
     level: int | None = None
+    image: int | None = None
     name = "progress"
 
 
 @dataclass
 class Preview:
-    """The current best strokes, every ``--preview-every`` steps."""
+    """The current best strokes, every ``--preview-every`` steps (``batch``: of the image ``image``)."""
 
     iteration: int
     sketch: Sketch
+    image: int | None = None
     name = "preview"
 
     def to_fields(self) -> dict:
-        return {"iteration": self.iteration, "sketch": self.sketch.to_dict()}
+        return {"iteration": self.iteration, "sketch": self.sketch.to_dict(), "image": self.image}
 
     @classmethod
     def from_fields(cls, data: dict) -> "Preview":
-        return cls(int(data["iteration"]), Sketch.from_dict(data["sketch"]))
+        return cls(int(data["iteration"]), Sketch.from_dict(data["sketch"]), _image(data))
 
 
 @dataclass
 class LevelDone:
-    """A level of abstraction is done (``--levels``): its strokes, most important first."""
+    """A level of abstraction is done (``--levels``): its strokes, most important first
+    (``batch``: of the image ``image``)."""
 
     count: int
     loss: float
     sketch: Sketch
+    image: int | None = None
     name = "level"
 
     def to_fields(self) -> dict:
-        return {"count": self.count, "loss": self.loss, "sketch": self.sketch.to_dict()}
+        return {"count": self.count, "loss": self.loss, "sketch": self.sketch.to_dict(), "image": self.image}
 
     @classmethod
     def from_fields(cls, data: dict) -> "LevelDone":
-        return cls(int(data["count"]), float(data["loss"]), Sketch.from_dict(data["sketch"]))
+        return cls(int(data["count"]), float(data["loss"]), Sketch.from_dict(data["sketch"]), _image(data))
+
+
+def _image(data: dict) -> int | None:
+    return None if data.get("image") is None else _typed("image", data["image"], "int")
 
 
 @dataclass
@@ -156,6 +168,38 @@ class Done:
 
 
 @dataclass
+class ImageDone:
+    """``batch``: an image ended. index: its place among the batch's inputs; input: its path;
+    status: ``done``, ``failed`` (``error`` says why) or ``cancelled`` (its best sketch so far was
+    written); done: images ended in this run so far, of ``total``; svg/json: the files written."""
+
+    index: int
+    input: str
+    status: str
+    done: int
+    total: int
+    svg: str | None = None
+    json: str | None = None
+    loss: float | None = None
+    seconds: float | None = None
+    error: str | None = None
+    name = "image"
+
+
+@dataclass
+class BatchDone:
+    """``batch``: the run ended. done/failed/skipped (already done by an earlier run): image counts;
+    table: the results table; cancelled: stopped early (the images ended so far are kept)."""
+
+    done: int
+    failed: int
+    skipped: int
+    table: str
+    cancelled: bool
+    name = "batch"
+
+
+@dataclass
 class Error:
     """The run failed; ``code`` is the exit code (2 bad input, 3 cancelled, 1 internal error)."""
 
@@ -174,11 +218,11 @@ class Unknown:
 
 
 EVENTS = {cls.name: cls for cls in (Info, Start, WarningMessage, Download, Progress, Preview, LevelDone,
-                                        FrameDone, Done, Error)}
+                                        FrameDone, Done, ImageDone, BatchDone, Error)}
 """Event name -> class: the one table of the protocol's messages."""
 
-Event = Union[Info, Start, WarningMessage, Download, Progress, Preview, LevelDone, FrameDone, Done, Error,
-              Unknown]
+Event = Union[Info, Start, WarningMessage, Download, Progress, Preview, LevelDone, FrameDone, Done, ImageDone,
+              BatchDone, Error, Unknown]
 
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
