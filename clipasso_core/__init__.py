@@ -4,6 +4,7 @@
     result = sketch("cat.jpg", SketchConfig(strokes=16))
     Path("cat.svg").write_text(to_svg(result))
     frames = animate("walk.mp4", SketchConfig(strokes=16))     # a SketchSequence
+    for done in sketch_many(["photos/"], SketchConfig(), batch_size=4): ...   # one BatchResult per image
     Path("walk.svg").write_text(to_animated_svg(frames))
 
 Only the torch-free names (errors, the ``Sketch``/``Stroke`` data of ``clipasso_core.contract``) are
@@ -19,8 +20,9 @@ __version__ = "0.1.0"
 
 _LAZY = {"sketch": ".pipeline", "animate": ".animation", "SketchConfig": ".config", "PRESETS": ".config",
          "to_svg": ".svg", "from_svg": ".svg", "to_animated_svg": ".svg_animation",
-         "SketchSequence": ".contract.sequence", "Encoders": ".backbones", "SketchEncoder": ".backbones"}
-__all__ = ["sketch", "animate", "SketchConfig", "PRESETS", "Sketch", "Stroke", "SketchSequence", "to_svg",
+         "SketchSequence": ".contract.sequence", "Encoders": ".backbones", "SketchEncoder": ".backbones",
+         "sketch_many": ".batch"}
+__all__ = ["sketch", "sketch_many", "animate", "SketchConfig", "PRESETS", "Sketch", "Stroke", "SketchSequence", "to_svg",
            "from_svg", "to_animated_svg", "Encoders", "SketchEncoder",
            "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]
 
