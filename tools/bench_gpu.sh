@@ -19,3 +19,5 @@ timeout 120 python3 tools/bench_levels.py --device cuda --json 2>&1 | tee "$out/
 timeout 120 python3 tools/bench_animate.py --device cuda --backbone rn101-random --json 2>&1 | tee "$out/bench_animate_rn101-random_cuda.txt"
 # the levels wall-time ratio on a quiet CPU (this machine's cores; the 2-core laptop's is in the README)
 timeout 150 python3 tools/bench_levels.py --device cpu --json 2>&1 | tee "$out/bench_levels_rn101-random_cpu16.txt"
+# throughput: default preset, groups of 8, 16 and 32 images (images per hour, peak memory)
+timeout 300 python3 tools/bench_batch.py --device cuda --preset default --images 32 --batches 8,16,32 --skip-single --json 2>&1 | tee "$out/bench_batch_rn101-random_cuda.txt"
