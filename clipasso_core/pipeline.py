@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -328,6 +328,8 @@ def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engi
         raise InputError(str(exc)) from None
     preset = config.resolved_preset()
     device = resolve_device(config.device)
+    if device.type == "cuda":  # seed_chunk bounds a CPU's memory: a GPU steps every seed (and image) at once
+        preset = replace(preset, seed_chunk=0)
     loss_dtypes = encoders.loss.compute_dtypes if encoders.loss is not None else (torch.bfloat16,)
     bf16 = preset.precision == "auto" and bf16_supported(device) and torch.bfloat16 in loss_dtypes
     engine = Engine(config, preset, PROFILES[config.backbone], device, bf16, encoders)

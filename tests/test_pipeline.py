@@ -139,6 +139,16 @@ def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pipeline.resolve_device("auto").type == "cuda"
 
 
+def test_a_gpu_steps_every_seed_at_once_and_a_cpu_in_the_presets_chunks(monkeypatch):
+    from clipasso_core import pipeline
+
+    config = SketchConfig(backbone="tiny-random").validate()
+    assert pipeline.start_engine(config).preset.seed_chunk == 2  # the default preset's CPU memory bound
+    monkeypatch.setattr(pipeline, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(pipeline, "bf16_supported", lambda device: True)
+    assert pipeline.start_engine(config).preset.seed_chunk == 0
+
+
 class CornerEncoder(torch.nn.Module):
     """A toy ``SketchEncoder``: a pooled 3x3 conv for every role, attention all in the top-left quarter."""
 
