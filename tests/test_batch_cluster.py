@@ -22,6 +22,7 @@ from clipasso_core.pipeline import EXAMPLE_IMAGE
 
 from conftest import ROOT
 
+LINUX_PROC = pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds Ray's workers in /proc")
 FAST = ["--backbone", "tiny-random", "--mask", "off", "--preset", "fast", "--iterations", "4"]
 
 
@@ -80,6 +81,7 @@ def sketching() -> list[int]:
     return found
 
 
+@LINUX_PROC
 def test_a_worker_killed_mid_batch_loses_no_image_and_a_second_run_sketches_nothing(folder, tmp_path, cli_env,
                                                                                     ray_address):
     out = tmp_path / "out"
@@ -128,6 +130,7 @@ def test_one_and_two_workers_write_the_same_rows(folder, tmp_path, cli_env, ray_
         ("in/crop2", "done", 16, 11), ("cat1", "done", 16, 0)}
 
 
+@LINUX_PROC
 def test_a_cancel_keeps_the_images_ended_and_exits_3(folder, tmp_path, cli_env, ray_address):
     out = tmp_path / "out"
     args = [str(folder), "-o", str(out), "--ray", ray_address, "--ray-cpus-per-worker", "1"]
