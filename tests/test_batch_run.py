@@ -105,3 +105,14 @@ def test_auto_batch_size_follows_the_free_memory(monkeypatch):
     assert batch_run.auto_batch_size(engine) == 1
     monkeypatch.setattr(batch_run, "free_memory", lambda device: 10 ** 15)
     assert batch_run.auto_batch_size(engine) == batch_run.MAX_AUTO_BATCH_CPU
+
+
+def test_an_engine_given_keeps_its_models_from_one_call_to_the_next(images):
+    engine = pipeline.start_engine(config().validate())
+    first = list(sketch_many([Item(str(images / "cat.jpg"), "a")], engine=engine))
+    loss, saliency = engine.loss, engine.saliency
+    second = list(sketch_many([Item(str(images / "cat.jpg"), "b")], config(strokes=3), engine=engine))
+    assert engine.loss is loss is not None and engine.saliency is saliency is not None
+    assert [r.status for r in first + second] == ["done", "done"]
+    assert len(second[0].sketch.strokes) == 16  # the engine's config, not the one given
+    np.testing.assert_array_equal(points(first[0].sketch), points(second[0].sketch))

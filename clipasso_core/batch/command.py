@@ -47,6 +47,9 @@ def add_parser(sub, add_run_options, add_option) -> None:
                         "device's free memory takes; default 1)")
     b.add_argument("--shard", metavar="K/N", help="sketch only shard K of N (job arrays; its own table)")
     b.add_argument("--merge", action="store_true", help="join the shard tables in OUT_DIR into clipasso-batch.jsonl")
+    from .cluster import add_options
+
+    add_options(b)
     add_run_options(b)
     add_option(b, "levels", str)
 
@@ -91,7 +94,7 @@ def run_batch(args: argparse.Namespace, reporter, config, start) -> int:
     start(events.Start(__version__, ", ".join(args.inputs), config.strokes, config.seed_count,
                        config.resolved_preset().iterations, config.preset, config.backbone, images=len(todo)))
     counts = {"done": 0, "failed": 0, "cancelled": 0}
-    for result in _results(todo, config, size, reporter):
+    for result in _results(todo, config, size, reporter, args):
         row = _write_result(result, out_dir, args.json_out, options, reporter)
         table.append(table_path, row)
         counts[row.status] += 1
@@ -107,13 +110,19 @@ def run_batch(args: argparse.Namespace, reporter, config, start) -> int:
     return EXIT_SOME_FAILED if counts["failed"] else 0
 
 
-def _results(todo, config, size, reporter):
-    """The images' results as they end (library warnings silenced: they went through the reporter)."""
+def _results(todo, config, size, reporter, args):
+    """The images' results as they end, sketched here or (``--ray``) on a Ray cluster (library
+    warnings silenced: they went through the reporter)."""
+    from .cluster import sketch_on_ray
     from .run import sketch_many
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        yield from sketch_many(todo, config, batch_size=size, progress=reporter.emit, cancel=reporter.cancel)
+        if args.ray:
+            yield from sketch_on_ray(todo, config, size, reporter.cancel, args.ray, args.ray_workers,
+                                     args.ray_cpus_per_worker)
+        else:
+            yield from sketch_many(todo, config, batch_size=size, progress=reporter.emit, cancel=reporter.cancel)
 
 
 def _make_folder(out_dir: Path) -> None:

@@ -97,33 +97,35 @@ def _tagged(progress: Callable[[events.Event], None] | None, index: int):
 
 def sketch_many(inputs: Iterable[Item | str], config=None, *, batch_size: int | str = 1,
                 progress: Callable[[events.Event], None] | None = None,
-                cancel: threading.Event | None = None, encoders=None) -> Iterator[BatchResult]:
+                cancel: threading.Event | None = None, encoders=None, engine=None) -> Iterator[BatchResult]:
     """Sketch many images; yields one ``BatchResult`` per image as it ends (in input order within
     a group). ``inputs``: ``Item``s, or paths/folders/globs/list files (``inputs.collect``).
     ``config``: every image's settings (an item's list row may set its strokes and seed);
     ``batch_size``: images per optimisation, or ``"auto"``. An image that cannot be sketched (a
     broken file, nothing to sketch) yields a failed result and the rest go on. ``cancel``: the
     images in flight end with their best sketch so far (``metadata["cancelled"]``), then no more
-    start. Events to ``progress`` carry the image's index (``image``)."""
+    start. Events to ``progress`` carry the image's index (``image``). ``engine``: a started engine
+    (``pipeline.start_engine``) to sketch with instead of a new one, its models kept loaded from one
+    call to the next (its config and encoders are then the run's)."""
     from ..downloads import reporting
 
     items = [item if isinstance(item, Item) else None for item in inputs]
     if any(item is None for item in items):
         items = collect([str(item) for item in inputs])  # paths given: expand them all
     with reporting(progress, cancel):
-        yield from _sketch_many(items, config, batch_size, progress, cancel, encoders)
+        yield from _sketch_many(items, config, batch_size, progress, cancel, encoders, engine)
 
 
-def _sketch_many(items, config, batch_size, progress, cancel, encoders) -> Iterator[BatchResult]:
+def _sketch_many(items, config, batch_size, progress, cancel, encoders, engine) -> Iterator[BatchResult]:
     import torch
 
     from ..config import SketchConfig
     from ..pipeline import CancelCheck, finish, image_job, optimise_images, start_engine, step_reporter
 
-    config = (config or SketchConfig()).validate()
+    config = engine.config if engine is not None else (config or SketchConfig()).validate()
     if config.init:
         raise InputError("--init starts one sketch from another: sketch that image with clipasso sketch")
-    engine = start_engine(config, encoders)
+    engine = engine if engine is not None else start_engine(config, encoders)
     size = auto_batch_size(engine) if batch_size == "auto" else int(batch_size)
     if size < 1:
         raise InputError(f"--batch-size must be a whole number >= 1 or auto, got {batch_size!r}")
