@@ -12,12 +12,11 @@ strokes are drawn at its own width (``geometry.scaled_widths``).
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 
 from . import build, job_logic
-from .contract import events, formats, geometry
+from .contract import client, events, formats, geometry, options
 from .job import CoreJob
 
 
@@ -50,7 +49,8 @@ class BatchJob(CoreJob):
         self._begin()
         try:
             self.images, self.kind, self.width = images, kind, width
-            self.inputs = [self._input(k, image) for k, image in enumerate(images)]
+            self.inputs = client.batch_inputs([self._file(k, image) for k, image in enumerate(images)],
+                                              os.path.join(self.tmp.name, "in"))
             self.objects: dict[int, object] = {}  # image index -> its sketch object (previews, then the result)
             self.results: set[int] = set()  # the images whose final (or best so far) sketch is shown
             self.warnings += failures or []  # one line per failed image
@@ -58,26 +58,19 @@ class BatchJob(CoreJob):
             self.total = len(images) + self.failed  # the images selected
             self.fractions = [0.0] * len(images)
             args = [*self.inputs, "-o", os.path.join(self.tmp.name, "out"), "--json",
-                    "--batch-size", str(min(len(images), job_logic.MAX_BATCH)), *core_args]
+                    "--batch-size", str(min(len(images), options.EDITOR_BATCH_SIZE)), *core_args]
             self._start(command, "batch", args)
         except BaseException:
             self.tmp.cleanup()
             raise
 
-    def _input(self, index: int, image: BatchImage) -> str:
-        """The core's INPUT of an image: a file of this job, one per image (the core sketches a file
-        given twice once, and names its outputs after the files)."""
-        folder = os.path.join(self.tmp.name, "in")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{index}{os.path.splitext(image.path)[1].lower() or '.png'}")
-        if image.data is not None:
-            with open(path, "wb") as handle:
-                handle.write(image.data)
-            return path
-        try:
-            os.link(image.path, path)
-        except OSError:
-            shutil.copyfile(image.path, path)
+    def _file(self, index: int, image: BatchImage) -> str:
+        """The image's file: its own, or a packed image's bytes written to a file of this job."""
+        if image.data is None:
+            return image.path
+        path = os.path.join(self.tmp.name, f"packed{index}{os.path.splitext(image.path)[1] or '.png'}")
+        with open(path, "wb") as handle:
+            handle.write(image.data)
         return path
 
     def _shows_strokes(self) -> bool:

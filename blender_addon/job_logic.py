@@ -26,8 +26,6 @@ OPTION_LABELS = {"strokes": "Strokes", "seeds": "Seeds", "preset": "Preset", "it
                  "opacity": "Opacity", "backbone": "CLIP Weights", "levels": "Levels", "start": "Start",
                  "end": "End", "step": "Step", "fps": "FPS"}
 """Run option -> the label of its field in the operators (the words messages use instead of flags)."""
-MAX_BATCH = 8
-"""Most images optimised together in one run of ``clipasso batch`` (several image empties)."""
 WIDTH_UNITS = [("SCENE", "Scene Units", "Stroke width in scene units (the sketch's size in the scene)"),
                ("PIXELS", "Image px", "Stroke width in pixels of the image being sketched")]
 

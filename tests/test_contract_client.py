@@ -187,6 +187,18 @@ def test_a_batch_that_ended_is_no_failure_though_some_images_failed():
     assert run.failure().startswith("the clipasso core failed (exit 1)")
 
 
+def test_batch_inputs_are_one_file_per_image(tmp_path):
+    """Two paths of one file and two files of one name become distinct inputs, named by their place."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder, data in (("a", b"one"), ("b", b"two")):
+        (tmp_path / folder / "cat.JPG").write_bytes(data)
+    paths = [str(tmp_path / "a" / "cat.JPG"), str(tmp_path / "b" / "cat.JPG"), str(tmp_path / "a" / "cat.JPG")]
+    inputs = client.batch_inputs(paths, str(tmp_path / "in"))
+    assert [os.path.basename(p) for p in inputs] == ["0.jpg", "1.jpg", "2.jpg"]
+    assert [Path(p).read_bytes() for p in inputs] == [b"one", b"two", b"one"]
+
+
 def test_a_flood_on_stderr_is_drained_and_only_its_end_kept():
     run, seen, peak = drive(["start", "stderr-flood", "progress", "done"])
     assert [type(e) for e in seen] == [events.Start, events.Progress, events.Done, client.Exited]

@@ -314,6 +314,23 @@ class CoreRun:
         return f"the clipasso core failed (exit {self.returncode}): {detail}" + (f" ({skipped})" if skipped else "")
 
 
+def batch_inputs(paths: list[str], folder: str) -> list[str]:
+    """The INPUTs of ``clipasso batch`` for an editor's image files: one file in ``folder`` per path
+    (``0.png``, ``1.jpg``, ...; hard links where the system allows, else copies), so that the
+    core's image k is ``paths[k]`` whatever the paths are (it sketches a file given twice once, and
+    names its outputs after the files' names)."""
+    os.makedirs(folder, exist_ok=True)
+    inputs = []
+    for index, path in enumerate(paths):
+        link = os.path.join(folder, f"{index}{os.path.splitext(path)[1].lower()}")
+        try:
+            os.link(path, link)
+        except OSError:
+            shutil.copyfile(path, link)
+        inputs.append(link)
+    return inputs
+
+
 def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=None,
                timeout: float | None = None) -> events.Done:
     """Run the core to the end (blocking); ``on_event`` sees each event. Returns the ``done`` event
