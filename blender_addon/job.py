@@ -1,6 +1,7 @@
 """Runs of the core, driven step by step from Blender (a modal operator's timer, or a blocking
 loop): ``CoreJob`` holds what they share, ``SketchJob`` streams a sketch's previews into its object
-(``animation_job.AnimationJob`` an animation's frames); each finishes, fails or cancels cleanly.
+(``animation_job.AnimationJob`` an animation's frames, ``batch_job.BatchJob`` several images'
+sketches); each finishes, fails or cancels cleanly.
 
 The core is run through the contract's client (``client.CoreRun``: typed events, ``--watch-parent``)
 and the files exchanged with it are the contract's (sketch JSON, sequence JSON). Every way a job ends (finished,
@@ -26,7 +27,7 @@ class CoreJob:
     FINISHED, CANCELLED (nothing left in the scene) or FAILED (``error`` says why; nothing
     half-built is left). A subclass handles the events (``_event``), takes in the result
     (``_result``), says whether the scene shows its strokes (``_shows_strokes``) and takes back
-    what it changed (``_undo``)."""
+    what it changed (``_undo``); it may judge the end its own way (``_outcome``)."""
 
     def _begin(self) -> None:
         """Set up the shared state (before ``_start``; ``self.tmp`` exists)."""
@@ -66,11 +67,15 @@ class CoreJob:
         before anything was shown)."""
         return not self.run.error and not (self.cancel_requested and not self._shows_strokes())
 
+    def _outcome(self, code: int) -> tuple[str, str | None]:
+        """How the run that exited with ``code`` ends: its state and, when it failed, why."""
+        failure = self.run.failure()
+        return job_logic.end_state(self.cancel_requested, self._shows_strokes(), self.done is not None,
+                                   failure), failure
+
     def _finish(self, context, code: int) -> str:
         try:
-            failure = self.run.failure()
-            state = job_logic.end_state(self.cancel_requested, self._shows_strokes(), self.done is not None,
-                                        failure)
+            state, failure = self._outcome(code)
             if state == FINISHED:
                 try:
                     self._result(context)

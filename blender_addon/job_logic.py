@@ -73,6 +73,29 @@ def frame_status_text(progress: events.Progress, done: int, total: int | None, s
             f"loss {progress.best_loss:.4g}  (Esc: stop and keep the frames done)")
 
 
+def batch_status_text(progress: events.Progress, position: int, total: int, label: str) -> str:
+    """The status bar line of a run of several images: "Image 2/3 horse.png: step 40/90 ..."
+    (``position``: the image's place, from 1, among ``total``)."""
+    where = f"Image {position}/{total} {label}"
+    if progress.level is not None:
+        return (f"{where}: fine-tuning the level of {progress.level} strokes {progress.iteration}/{progress.total}  "
+                f"(Esc: stop and keep the best so far)")
+    return (f"{where}: step {progress.iteration}/{progress.total}  loss {progress.best_loss:.4g}  "
+            f"(Esc: stop and keep the best so far)")
+
+
+def image_failure(label: str, message: str) -> str:
+    """The report line of one image of several that failed (``label``: the image's name)."""
+    return f"{label} failed: {blender_message(message)}"
+
+
+def batch_end_text(kept: int, total: int, failed: int, stopped: bool) -> str:
+    """The report of a run of several images that placed ``kept`` of ``total`` sketches."""
+    text = f"stopped, kept {kept} of {total} sketches (the best strokes so far)" if stopped else \
+        f"done, {kept} of {total} images sketched"
+    return text + (f"; {failed} failed" if failed else "")
+
+
 def frames_text(done: int, total: int | None) -> str:
     """The status bar line when a frame of an animation is done."""
     count = f"{done}/{total}" if total else f"{done}"

@@ -6,7 +6,8 @@ animation's range (start, end, step) are properties built from the contract's
 ``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS``: their defaults, ranges and choices are the
 core's. The stroke width is asked in scene units or image px (``job_logic.WIDTH_UNITS``) and
 converted to the core's canvas px (``job_logic.canvas_width``). Messages name what to do in Blender
-(``job_logic.blender_message``), never the core's command-line flags.
+(``job_logic.blender_message``), never the core's command-line flags. Sketch from Image over several
+selected image empties runs the core once for all of them (``batch_job``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from mathutils import Matrix
 
 from . import animation, build, camera, core_setup, job_logic, sources
 from .animation_job import AnimationJob
+from .batch_job import BatchImage, BatchJob
 from .contract import client, formats
 from .contract import geometry as shared
 from .contract.options import ANIMATE_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS
@@ -221,11 +223,11 @@ def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbo
 
 
 class _RunsCore:
-    """Shared modal machinery: a job (SketchJob, AnimationJob) stepped by a timer, Esc to stop and
+    """Shared modal machinery: a job (SketchJob, AnimationJob, BatchJob) stepped by a timer, Esc to stop and
     keep what is done, and ``cancel`` (Blender cancelling the operator) to stop the core and leave
     nothing behind."""
 
-    _job: SketchJob | AnimationJob | None = None
+    _job: SketchJob | AnimationJob | BatchJob | None = None
     _timer = None
 
     def _begin_ui(self, context) -> None:
@@ -344,7 +346,8 @@ class _FromSelectionOrFile(_RunsCore):
 
 
 class CLIPASSO_OT_sketch_from_image(_FromSelectionOrFile, bpy.types.Operator):
-    """Turn an image into an editable line sketch (runs the clipasso core)"""
+    """Turn an image into an editable line sketch (runs the clipasso core); several selected image
+    empties are sketched together in one run, each sketch over its own empty"""
 
     bl_idname = "clipasso.sketch_from_image"
     bl_label = "Sketch from Image"
@@ -370,6 +373,11 @@ class CLIPASSO_OT_sketch_from_image(_FromSelectionOrFile, bpy.types.Operator):
     def _prepare(self, context):
         counts = job_logic.levels_value(self.levels)  # checked before anything runs (FormatError)
         strokes = counts[0] if counts else self.strokes
+        levels = ",".join(str(c) for c in counts)
+        empties = sources.selected_image_empties(context) if not self.filepath else []
+        if len(empties) > 1:
+            self._prepare_batch(context, empties, strokes, levels)
+            return
         empty = sources.image_empty(context) if not self.filepath else None
         if empty is not None and sources.movie_empty(context) is not None:
             raise InputError(f"'{empty.name}' shows a movie or an image sequence: use Sketch from Movie")
@@ -385,17 +393,51 @@ class CLIPASSO_OT_sketch_from_image(_FromSelectionOrFile, bpy.types.Operator):
         size, offset, matrix = placement(context, empty, self.size)
         width = canvas_width(self, world_long_side(size, matrix),
                              lambda: image_long_side(empty.data) if empty is not None else file_long_side(image_path))
-        settings = {"strokes": strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
-                    "stroke_width": width, "image": image_path, "image_name": image_name,
-                    "levels": ",".join(str(c) for c in counts)}
-        args = run_args(strokes, self.seeds, self.preset, self.mask, width,
-                        shared.rgb_to_hex(self.color), self.iterations, self.backbone,
-                        ",".join(str(c) for c in counts)) + weight_args(context, self.backbone)
-        self._job = SketchJob(command_from_prefs(context), image_path, args, self.output, size, offset, matrix,
-                              settings, name, image_data=image_data)
+        self._job = SketchJob(command_from_prefs(context), image_path, self._core_args(context, strokes, width, levels),
+                              self.output, size, offset, matrix,
+                              self._settings(strokes, width, image_path, image_name, levels), name,
+                              image_data=image_data)
+
+    def _prepare_batch(self, context, empties, strokes: int, levels: str):
+        """Several image empties: one run of the core (``clipasso batch``), a sketch over each; an
+        image that cannot be sent (no file, a stroke width it cannot take) is left out and reported."""
+        images, failures = [], []
+        for empty in empties:
+            try:
+                images.append(self._batch_image(context, empty, strokes, levels))
+            except (InputError, formats.FormatError) as exc:
+                failures.append(job_logic.image_failure(empty.data.name, str(exc)))
+        if not images:
+            raise InputError(f"none of the {len(empties)} images can be sketched: {'; '.join(failures)}")
+        width = shared.shared_width([image.width for image in images])
+        self._job = BatchJob(command_from_prefs(context), images, self._core_args(context, strokes, width, levels),
+                             self.output, width, failures)
+
+    def _batch_image(self, context, empty, strokes: int, levels: str) -> BatchImage:
+        if empty.data.source in sources.MOVIE_SOURCES:
+            raise InputError(f"'{empty.name}' shows a movie or an image sequence: use Sketch from Movie")
+        image_path, image_data = _image_source(empty.data)
+        size, offset, matrix = placement(context, empty, self.size)
+        width = canvas_width(self, world_long_side(size, matrix), lambda: image_long_side(empty.data))
+        return BatchImage(image_path, image_data, empty.data.name, width, size, offset, matrix,
+                          self._settings(strokes, width, image_path, empty.data.name, levels),
+                          f"Sketch of {empty.name}")
+
+    def _settings(self, strokes: int, width: float, image_path: str, image_name: str, levels: str) -> dict:
+        """What a sketch object keeps of the run it was made by (refine reads it)."""
+        return {"strokes": strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
+                "stroke_width": width, "image": image_path, "image_name": image_name, "levels": levels}
+
+    def _core_args(self, context, strokes: int, width: float, levels: str) -> list[str]:
+        return run_args(strokes, self.seeds, self.preset, self.mask, width, shared.rgb_to_hex(self.color),
+                        self.iterations, self.backbone, levels) + weight_args(context, self.backbone)
 
     def _selected_source(self, context):
-        return sources.image_empty(context)
+        empty = sources.image_empty(context)
+        if empty is not None:
+            return empty
+        empties = sources.selected_image_empties(context)
+        return empties if len(empties) > 1 else None
 
 
 def _animation_args(context, operator, values: dict, width: float) -> list[str]:

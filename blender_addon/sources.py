@@ -1,7 +1,8 @@
 """Where an animated sketch's frames come from: the movie or image sequence an image empty shows,
 or a file picked by the user (anything ``clipasso animate`` reads: a video, an animated GIF/WebP/
 APNG, a folder of images, one image). Each gives the core's INPUT, its range options and the scene
-frame every input frame lands on (``animation.FrameMap``).
+frame every input frame lands on (``animation.FrameMap``). Also which image empties a sketch is made
+over (``image_empty``, ``selected_image_empties``).
 """
 from __future__ import annotations
 
@@ -42,6 +43,14 @@ def image_empty(context):
     if obj is not None and obj.type == "EMPTY" and obj.empty_display_type == "IMAGE" and obj.data:
         return obj
     return None
+
+
+def selected_image_empties(context) -> list:
+    """The selected image empties with an image, the active one first, then by name."""
+    active = context.active_object
+    found = [obj for obj in context.selected_objects
+             if obj.type == "EMPTY" and obj.empty_display_type == "IMAGE" and obj.data]
+    return sorted(found, key=lambda obj: (obj != active, obj.name))
 
 
 def movie_empty(context):

@@ -21,9 +21,9 @@ import subprocess
 import tempfile
 from xml.sax.saxutils import quoteattr
 
-from clipasso_contract import client, formats, geometry
+from clipasso_contract import client, events, formats, geometry
 from clipasso_contract.client import CoreError
-from clipasso_contract.options import CANVAS_PX, RUN_OPTIONS, WEIGHT_FILE_OPTIONS, run_arguments
+from clipasso_contract.options import CANVAS_PX, EDITOR_BATCH_SIZE, RUN_OPTIONS, WEIGHT_FILE_OPTIONS, run_arguments
 
 SKETCH_ATTR = "data-clipasso-sketch"
 """Attribute of a sketch group: JSON with the sketch metadata and the settings it was made with."""
@@ -62,9 +62,9 @@ MAX_CROP_SIDE = 2048
 
 __all__ = ["AUTOMATIC_WIDTH", "BRUSHES", "CANVAS", "CORE_TIMEOUT", "CoreError", "DIALOG_DEFAULTS", "ID_ATTR",
            "LEVEL_ATTR", "SETTINGS", "SKETCH_ATTR", "STROKE_ATTR", "WIDTH_UNITS", "canvas_width", "core_command",
-           "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape", "image_placement", "image_size", "level_groups",
-           "outline_d", "parse_cubic", "rank_order", "run_core", "show_level", "visible_part", "weight_arguments",
-           "width_range"]
+           "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape", "image_placement", "image_size",
+           "level_groups", "outline_d", "parse_cubic", "rank_order", "run_batch", "run_core", "show_level",
+           "visible_part", "weight_arguments", "width_range"]
 
 
 def core_command(core: str = "clipasso", python: str = "") -> list[str]:
@@ -190,6 +190,41 @@ def run_core(command: list[str], image: str, options: list[str],
             return formats.Sketch.from_json(formats.read_text(done.json or sketch_json, "sketch JSON"))
         except formats.FormatError as exc:
             raise CoreError(f"the clipasso core wrote a sketch this extension cannot read: {exc}") from None
+
+
+def run_batch(command: list[str], images: list[str], options: list[str],
+              timeout: float = CORE_TIMEOUT) -> list:
+    """Sketch several image files in one run of the core (``clipasso batch``; ``options``: run
+    flags). Per image, in order: its sketch, or the CoreError that says why it failed, in the
+    dialog's words. Raises CoreError when the run itself fails."""
+    with tempfile.TemporaryDirectory(prefix="clipasso-") as tmp:
+        inputs = client.batch_inputs(images, os.path.join(tmp, "in"))
+        ended = {}
+
+        def keep(event):
+            if isinstance(event, events.ImageDone):
+                ended[event.index] = event
+
+        args = [*inputs, "-o", os.path.join(tmp, "out"), "--json",
+                "--batch-size", str(min(len(images), EDITOR_BATCH_SIZE)), *options]
+        try:
+            client.run_to_end(command, "batch", args, keep, timeout=timeout)
+        except CoreError as exc:
+            raise CoreError(for_inkscape(str(exc))) from None
+        return [_batch_result(ended.get(k), link, path) for k, (link, path) in enumerate(zip(inputs, images))]
+
+
+def _batch_result(event, link: str, path: str):
+    """An image's sketch from its ``image`` event, or the CoreError of its failure (naming ``path``,
+    not the run's ``link`` to it)."""
+    if event is None:
+        return CoreError("the clipasso core did not sketch it")
+    if event.status == "failed" or not event.json:
+        return CoreError(for_inkscape((event.error or "the clipasso core wrote no sketch").replace(link, path)))
+    try:
+        return formats.Sketch.from_json(formats.read_text(event.json, "sketch JSON"))
+    except formats.FormatError as exc:
+        return CoreError(f"the clipasso core wrote a sketch this extension cannot read: {exc}")
 
 
 def image_placement(x: float, y: float, width: float, height: float, aspect: str | None,

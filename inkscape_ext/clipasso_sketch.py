@@ -5,6 +5,8 @@ Each selected <image> (embedded data URI or linked file) is sketched by the clip
 separate process, and the strokes are added as a group of plain cubic <path> elements exactly over
 the image (its box, preserveAspectRatio and transform; document units and viewBox respected). The
 group keeps the sketch metadata and settings in ``data-clipasso-sketch`` for refining or restyling.
+Several selected images are sketched together in one run of the core (``clipasso batch``); one that
+fails is named in a message and the others are placed (the document is unchanged only when all fail).
 
 The sketch covers what the artist sees: an image cropped by its box (``preserveAspectRatio`` with
 ``slice``) is cropped to its visible part before sketching, one stretched by ``none`` is sketched
@@ -28,13 +30,13 @@ from urllib.parse import unquote
 import inkex
 
 from clipasso_contract.client import CoreError
-from clipasso_contract.geometry import rgb_to_hex
+from clipasso_contract.geometry import rgb_to_hex, scaled_widths, shared_width
 from clipasso_contract.formats import FormatError
 from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, parse_levels, run_arguments
 from clipasso_bridge import (AUTOMATIC_WIDTH, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LEVELS_TAB, MENU, SKETCH_ATTR,
                              SKETCH_TAB, STROKE_ATTR, WIDTH_UNITS, canvas_width, crop_image, crop_size, cubic_d,
-                             failure_text, find_core, image_placement, image_size, rank_order, run_core, show_level,
-                             visible_part, weight_arguments, width_range)
+                             failure_text, find_core, image_placement, image_size, rank_order, run_batch, run_core,
+                             show_level, visible_part, weight_arguments, width_range)
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
                 "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}
@@ -98,19 +100,59 @@ class SketchFromImage(inkex.EffectExtension):
         except CoreError as exc:
             raise inkex.AbortExtension(str(exc))
         # every image is sketched before the document is touched: a failure leaves it unchanged
-        results = []
-        for image in selected:
-            with tempfile.TemporaryDirectory(prefix="clipasso-img-") as tmp:
-                path = self._image_file(image, tmp)
-                source, box, size, per_px = self._visible(image, path, tmp)
-                options = self._core_options(self._canvas_width(image, size, per_px))
-                try:
-                    sketch = run_core(command, source, options + weights)
-                except CoreError as exc:
-                    raise inkex.AbortExtension(f"Sketching {image.get_id()} failed: {exc}")
-                results.append((image, sketch, box, source != path))
+        if len(selected) == 1:
+            results, failures = [self._sketch_alone(command, selected[0], weights)], []
+        else:
+            results, failures = self._sketch_together(command, selected, weights)
+        if not results:
+            raise inkex.AbortExtension("\n".join(failures))
         for image, sketch, box, cropped in results:
             self._add_sketch(image, sketch, box, cropped)
+        if failures:
+            inkex.errormsg(f"Sketch from Image: {len(failures)} of {len(selected)} images could not be sketched; "
+                           "the others were.\n" + "\n".join(failures))
+
+    def _sketch_alone(self, command, image, weights):
+        """One image, one run of the core: (image, sketch, box, cropped); AbortExtension on failure."""
+        with tempfile.TemporaryDirectory(prefix="clipasso-img-") as tmp:
+            path = self._image_file(image, tmp)
+            source, box, size, per_px = self._visible(image, path, tmp)
+            options = self._core_options(self._canvas_width(image, size, per_px))
+            try:
+                sketch = run_core(command, source, options + weights)
+            except CoreError as exc:
+                raise inkex.AbortExtension(f"Sketching {image.get_id()} failed: {exc}")
+            return image, sketch, box, source != path
+
+    def _sketch_together(self, command, images, weights):
+        """Several images, one run of the core (``run_batch``): the results of those sketched, as
+        ``_sketch_alone``'s, and one line for each that failed. The run takes one stroke width
+        (``shared_width``); each sketch is drawn at its own (``scaled_widths``)."""
+        ready, failures = [], []
+        with tempfile.TemporaryDirectory(prefix="clipasso-img-") as tmp:
+            for k, image in enumerate(images):
+                folder = os.path.join(tmp, str(k))
+                os.mkdir(folder)
+                try:
+                    path = self._image_file(image, folder)
+                    source, box, size, per_px = self._visible(image, path, folder)
+                    ready.append((image, source, box, source != path, self._canvas_width(image, size, per_px)))
+                except inkex.AbortExtension as exc:
+                    failures.append(str(exc))
+            if not ready:
+                return [], failures
+            width = round(shared_width([own for *_, own in ready]), 4)
+            try:
+                sketches = run_batch(command, [source for _, source, *_ in ready], self._core_options(width) + weights)
+            except CoreError as exc:
+                raise inkex.AbortExtension(f"Sketching {', '.join(r[0].get_id() for r in ready)} failed: {exc}")
+        results = []
+        for (image, _, box, cropped, own), sketch in zip(ready, sketches):
+            if isinstance(sketch, CoreError):
+                failures.append(f"Sketching {image.get_id()} failed: {sketch}")
+            else:
+                results.append((image, scaled_widths(sketch, own / width), box, cropped))
+        return results, failures
 
     def _check_levels(self):
         """The Levels text and the Show level, checked before anything runs."""

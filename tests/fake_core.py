@@ -2,7 +2,8 @@
 ``python fake_core.py SUBCOMMAND STEP... --progress json --watch-parent``, it does the steps in order
 and exits 0 (or as a step says). Steps:
 
-    start, progress, done           a good event of that kind
+    start, progress, done, image,   a good event of that kind (image: a batch's failed image,
+    batch                           batch: a batch's end)
     exit:N                          exit with status N now
     forever                         a progress event every 0.05 s until killed
     grandchild                      start a process that holds stdout and stderr open for 60 s (its
@@ -22,6 +23,10 @@ GOOD = {
     "progress": {"event": "progress", "iteration": 1, "total": 2, "loss": 1.5, "best_loss": 1.5,
                  "elapsed_s": 0.1, "eta_s": 0.1},
     "done": {"event": "done", "svg": "a.svg", "loss": 1.5, "seed": 0, "iterations": 2, "cancelled": False},
+    "image": {"event": "image", "index": 1, "input": "b.png", "status": "failed", "done": 1, "total": 2,
+              "error": "not a readable image: b.png"},
+    "batch": {"event": "batch", "done": 1, "failed": 1, "skipped": 0, "table": "clipasso-batch.jsonl",
+              "cancelled": False},
 }
 PROGRESS = '{"protocol": 1, "event": "progress", "iteration": 1, "total": 2, "elapsed_s": 0.1, "eta_s": 0.1, '
 FAULTS = {

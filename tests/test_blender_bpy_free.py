@@ -312,6 +312,20 @@ def test_animation_status_and_fraction():
     assert job_logic.frames_text(2, 4).startswith("Frames done: 2/4")
 
 
+def test_batch_status_and_end_report():
+    """Several images in one run: the status names the image, the report counts them."""
+    progress = contract.events.Progress(40, 90, 1.0, 0.8312, 10.0, 12.0, image=1)
+    text = job_logic.batch_status_text(progress, 2, 3, "horse.png")
+    assert text.startswith("Image 2/3 horse.png: step 40/90  loss 0.8312") and "Esc" in text
+    level = contract.events.Progress(3, 14, 1.5, 1.2, 10, 5, level=8, image=0)
+    assert job_logic.batch_status_text(level, 1, 2, "cat.jpg").startswith(
+        "Image 1/2 cat.jpg: fine-tuning the level of 8 strokes 3/14")
+    assert job_logic.batch_end_text(3, 3, 0, False) == "done, 3 of 3 images sketched"
+    assert job_logic.batch_end_text(2, 3, 1, False) == "done, 2 of 3 images sketched; 1 failed"
+    assert job_logic.batch_end_text(2, 3, 0, True).startswith("stopped, kept 2 of 3 sketches")
+    assert job_logic.image_failure("cat.jpg", "--strokes must be >= 1") == "cat.jpg failed: Strokes must be >= 1"
+
+
 def test_camera_view_rectangle_and_covering_frame():
     # Blender's view_frame of a 50 mm lens, 36 mm sensor, 320 x 200 px (AUTO fit: horizontal)
     corners = [(0.5, 0.3125, -1.3888889), (0.5, -0.3125, -1.3888889), (-0.5, -0.3125, -1.3888889),

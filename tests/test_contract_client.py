@@ -172,6 +172,33 @@ def test_a_line_that_is_no_event_is_skipped_and_the_run_goes_on(fault):
     assert peak < 50e6, f"the client held {peak / 1e6:.0f} MB reading it"
 
 
+def test_a_batch_that_ended_is_no_failure_though_some_images_failed():
+    """``batch`` exits 4 when some images failed (its ``image`` events say which): the run itself
+    succeeded; without its ``batch`` event, exit 4 is a failure like any other."""
+    run, seen, _ = drive(["start", "image", "batch", f"exit:{client.EXIT_SOME_FAILED}"])
+    assert [type(e) for e in seen] == [events.Start, events.ImageDone, events.BatchDone, client.Exited]
+    assert run.batch == seen[2] and run.done is None and run.failure() is None
+    got = []
+    assert client.run_to_end(FAKE_CORE, "batch", ["start", "image", "batch", "exit:4"], got.append, timeout=30) is None
+    assert got[1].status == "failed" and got[1].error == "not a readable image: b.png"
+    run, _, _ = drive(["start", "image", f"exit:{client.EXIT_SOME_FAILED}"])
+    assert run.failure().startswith("the clipasso core failed (exit 4)")
+    run, _, _ = drive(["start", "batch", f"exit:{client.EXIT_INTERNAL}"])
+    assert run.failure().startswith("the clipasso core failed (exit 1)")
+
+
+def test_batch_inputs_are_one_file_per_image(tmp_path):
+    """Two paths of one file and two files of one name become distinct inputs, named by their place."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder, data in (("a", b"one"), ("b", b"two")):
+        (tmp_path / folder / "cat.JPG").write_bytes(data)
+    paths = [str(tmp_path / "a" / "cat.JPG"), str(tmp_path / "b" / "cat.JPG"), str(tmp_path / "a" / "cat.JPG")]
+    inputs = client.batch_inputs(paths, str(tmp_path / "in"))
+    assert [os.path.basename(p) for p in inputs] == ["0.jpg", "1.jpg", "2.jpg"]
+    assert [Path(p).read_bytes() for p in inputs] == [b"one", b"two", b"one"]
+
+
 def test_a_flood_on_stderr_is_drained_and_only_its_end_kept():
     run, seen, peak = drive(["start", "stderr-flood", "progress", "done"])
     assert [type(e) for e in seen] == [events.Start, events.Progress, events.Done, client.Exited]

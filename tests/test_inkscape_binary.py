@@ -1,5 +1,6 @@
 """The Inkscape extension through the real Inkscape binary (1.2, Debian), installed into a test
-profile directory: documents with an embedded and a linked image, under a transform and mm units."""
+profile directory: documents with an embedded and a linked image, under a transform and mm units,
+and two images sketched in one run."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from conftest import ink_iou, render_svg
 
@@ -274,3 +275,40 @@ def test_slice_image_is_sketched_where_it_shows(profile, tmp_path):
     # the centrelines stay inside (the core keeps control points on its image); only the ink of
     # their round caps and edges may pass the border, by half a stroke width at most
     assert ink.sum() > 500 and not ink[~near].any() and outside < 0.03
+
+
+def test_two_images_through_inkscape(profile, tmp_path):
+    """Two selected images (the cat embedded, a tall one linked) through the real Inkscape: one run
+    of the core, a group of strokes right after each image, its strokes inside that image's box."""
+    import base64
+    import xml.etree.ElementTree as ET
+
+    from clipasso_bridge import parse_cubic
+
+    tall = Image.new("RGB", (120, 200), "white")
+    ImageDraw.Draw(tall).ellipse((20, 60, 100, 140), fill="black")
+    tall.save(tmp_path / "tall.png")
+    href = "data:image/jpeg;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    (tmp_path / "in.svg").write_text(f"""<svg xmlns="http://www.w3.org/2000/svg"
+  xmlns:xlink="http://www.w3.org/1999/xlink" width="200mm" height="150mm" viewBox="0 0 200 150">
+  <g id="layer1" transform="translate(12,9)">
+    <image id="photo" x="10" y="20" width="120" height="100" xlink:href="{href}"/>
+    <image id="tall" x="140" y="10" width="30" height="50" xlink:href="tall.png"/>
+  </g>
+</svg>""")
+    run = inkscape(profile, "--batch-process",
+                   "--actions=select-by-id:photo,tall;org.clipasso.sketchfromimage.noprefs;"
+                   "export-filename:out.svg;export-plain-svg;export-do", "in.svg", cwd=tmp_path)
+    assert (tmp_path / "out.svg").exists(), run.stderr[-2000:]
+    layer = ET.parse(tmp_path / "out.svg").getroot().find(f"{SVG_NS}g")
+    children = list(layer)
+    assert [c.tag for c in children] == [f"{SVG_NS}{t}" for t in ("image", "g", "image", "g")], run.stderr[-2000:]
+    for image, group, size in ((children[0], children[1], (451, 300)), (children[2], children[3], (120, 200))):
+        assert group.get("data-clipasso-sketch") and image.get("id") in group.get("id")
+        box = [float(image.get(k)) for k in ("x", "y", "width", "height")]
+        sx, sy, tx, ty = image_placement(*box, None, *size)
+        paths = group.findall(f"{SVG_NS}path")
+        assert len(paths) == 8
+        for path in paths:
+            for x, y in parse_cubic(path.get("d")):
+                assert tx - 1e-3 <= x <= tx + size[0] * sx + 1e-3 and ty - 1e-3 <= y <= ty + size[1] * sy + 1e-3

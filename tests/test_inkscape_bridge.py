@@ -18,7 +18,8 @@ from inkscape_bundle import BUNDLE  # noqa: F401  (puts the built bundle on sys.
 from clipasso_bridge import (AUTOMATIC_WIDTH, BRUSHES, CANVAS, LEVEL_ATTR, MAX_CROP_SIDE, SETTINGS,  # noqa: E402
                              CoreError, canvas_width, core_command, crop_image, crop_size, cubic_d, find_core,
                              for_inkscape, image_placement, image_size, level_groups, outline_d, parse_cubic,
-                             rank_order, run_core, show_level, visible_part, weight_arguments, width_range)
+                             rank_order, run_batch, run_core, show_level, visible_part, weight_arguments,
+                             width_range)
 from clipasso_contract.options import RUN_OPTIONS  # noqa: E402
 from clipasso_contract import geometry  # noqa: E402
 from clipasso_contract.formats import Sketch, Stroke  # noqa: E402
@@ -120,6 +121,42 @@ event("done", svg=out, json=sketch_json, loss=0.5, seed=4, iterations=1, cancell
 def test_run_core_failures_become_one_message(tmp_path, body, message):
     with pytest.raises(CoreError, match=message):
         run_core(fake_core(tmp_path, body), "in.png", [], timeout=60)
+
+
+BATCH = """
+def event(name, **fields):
+    print(json.dumps({"protocol": 1, "event": name, **fields}), flush=True)
+assert args[0] == "batch" and args[args.index("--batch-size") + 1] == "2" and "--json" in args, args
+first, second, out = args[1], args[2], args[args.index("-o") + 1]
+event("start", version="0.1.0", input=first + ", " + second, strokes=1, seeds=1, iterations=1, preset="fast",
+      backbone="tiny-random", images=2)
+"""
+
+
+def test_run_batch_gives_each_image_its_sketch_or_its_failure(tmp_path):
+    sketch = Sketch(451, 300, [Stroke([(1, 2), (3, 4), (5, 6), (7, 8)], 2.5, "#112233", 0.5)], {"seed": 4})
+    command = fake_core(tmp_path, BATCH + f"""
+import os
+os.makedirs(out)
+open(os.path.join(out, "0.json"), "w").write({sketch.to_json()!r})
+event("image", index=1, input=second, status="failed", done=1, total=2, error="not a readable image: " + second)
+event("image", index=0, input=first, status="done", done=2, total=2, svg=os.path.join(out, "0.svg"),
+      json=os.path.join(out, "0.json"), loss=0.5, seconds=1.0)
+event("batch", done=1, failed=1, skipped=0, table=os.path.join(out, "clipasso-batch.jsonl"), cancelled=False)
+sys.exit(4)
+""")
+    (tmp_path / "cat.png").write_bytes(b"png")
+    (tmp_path / "broken.png").write_bytes(b"garbage")
+    got = run_batch(command, [str(tmp_path / "cat.png"), str(tmp_path / "broken.png")], ["--strokes", "1"])
+    assert got[0] == sketch and isinstance(got[1], CoreError)
+    assert str(got[1]) == f"not a readable image: {tmp_path / 'broken.png'}"
+    failing = fake_core(tmp_path, BATCH + """
+print("clipasso: error: --strokes must be >= 1", file=sys.stderr)
+event("error", message="--strokes must be >= 1", code=2)
+sys.exit(2)
+""")
+    with pytest.raises(CoreError, match=r"Strokes \(Extensions > Sketch > Sketch from Image > Sketch tab\) must be"):
+        run_batch(failing, [str(tmp_path / "cat.png"), str(tmp_path / "broken.png")], [], timeout=60)
 
 
 def test_sketch_json_is_read_with_the_contract(tmp_path):

@@ -15,6 +15,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 inkex = pytest.importorskip("inkex")
 from inkex.tester import TestCase  # noqa: E402
@@ -493,3 +494,80 @@ class CoreTabTest(TestCase):
         assert status and "2 models are missing" in message and "--" not in message
         assert re.search(r"choose the (RN101|ViT-B/32) weights file in the Extensions > Sketch > Sketch from "
                          r"Image > Core tab", message), message
+
+
+def several_document(tall: Path) -> str:
+    """The cat embedded (turned), a tall 120 x 200 px image (a disc) linked elsewhere, and a broken image."""
+    return f"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+  width="200mm" height="150mm" viewBox="0 0 200 150">
+  <g id="layer1" transform="translate(5,7)">
+    <image id="photo" x="10" y="20" width="120" height="100" transform="rotate(10 70 70)"
+           xlink:href="{embedded_href()}"/>
+    <image id="tall" x="140" y="10" width="30" height="50" xlink:href="{tall}"/>
+    <image id="broken" x="0" y="0" width="10" height="10" xlink:href="data:image/png;base64,aGVsbG8="/>
+  </g>
+</svg>"""
+
+
+def check_over(group, image, box) -> None:
+    """A sketch group right after its image, with its transform, its strokes inside the image's box."""
+    assert group is image.getnext() and group.label == f"Sketch of {image.get_id()}"
+    assert group.transform == image.transform and len(group) == 8
+    x, y, w, h = box
+    for path in group:
+        for px, py in parse_cubic(path.get("d")):
+            assert x - 1e-3 <= px <= x + w + 1e-3 and y - 1e-3 <= py <= y + h + 1e-3
+
+
+class SeveralImagesTest(TestCase):
+    """Several selected images: one run of the core (``clipasso batch``), a group over each; an image
+    that fails is named and the others are placed; the document is unchanged only when all fail."""
+
+    effect_class = SketchFromImage
+
+    def write_document(self) -> Path:
+        tall = Path(self.tempdir) / "tall.png"
+        image = Image.new("RGB", (120, 200), "white")
+        ImageDraw.Draw(image).ellipse((20, 60, 100, 140), fill="black")
+        image.save(tall)
+        path = Path(self.tempdir) / "doc.svg"
+        path.write_text(several_document(tall))
+        return path
+
+    def test_two_images_one_run_each_sketch_over_its_image_at_its_own_width(self):
+        import clipasso_sketch
+
+        doc = self.write_document()
+        with mock.patch.object(clipasso_sketch, "run_batch", wraps=clipasso_sketch.run_batch) as batch, \
+                mock.patch.object(clipasso_sketch, "run_core", side_effect=AssertionError("one run per image")):
+            effect = self.assertEffect(str(doc), args=["--id=photo", "--id=tall", *CORE, "--stroke_width=1",
+                                                       "--width_unit=mm"])
+        assert batch.call_count == 1 and len(batch.call_args.args[1]) == 2
+        photo, tall = effect.svg.getElementById("photo"), effect.svg.getElementById("tall")
+        sx, sy, tx, ty = image_placement(10, 20, 120, 100, None, 451, 300)
+        check_over(photo.getnext(), photo, (tx, ty, 451 * sx, 300 * sy))
+        sx, sy, tx, ty = image_placement(140, 10, 30, 50, None, 120, 200)
+        check_over(tall.getnext(), tall, (tx, ty, 120 * sx, 200 * sy))
+        for image in (photo, tall):  # 1 mm on the page whatever the image's size
+            widths = {float(p.style["stroke-width"]) for p in image.getnext()}
+            assert all(w == pytest.approx(1.0, rel=2e-3) for w in widths), (image.get_id(), widths)
+
+    def test_a_failed_image_is_named_and_the_others_placed(self):
+        doc = self.write_document()
+        effect, status, err = run_effect(SketchFromImage, doc, "--id=photo", "--id=broken", *CORE)
+        assert not status and "Traceback" not in err, err
+        assert err.strip().startswith("Sketch from Image: 1 of 2 images could not be sketched; the others were.")
+        assert "Sketching broken failed: not a readable image" in err
+        photo = effect.svg.getElementById("photo")
+        assert photo.getnext().label == "Sketch of photo"
+        assert effect.svg.getElementById("broken").getnext() is None
+
+    def test_when_all_fail_the_document_is_unchanged(self):
+        doc = self.write_document()
+        (Path(self.tempdir) / "tall.png").unlink()
+        effect, status, err = run_effect(SketchFromImage, doc, "--id=tall", "--id=broken", *CORE)
+        message = message_of(err)
+        assert status == inkex.utils.ABORT_STATUS and "Traceback" not in err
+        assert "The linked file of image tall was not found" in message
+        assert "Sketching broken failed: not a readable image" in message
+        assert not [g for g in effect.svg.iter() if g.get("data-clipasso-sketch")]

@@ -145,6 +145,8 @@ class CoreRun:
         self.skipped_lines: list[str] = []
         """What the first REPORTED_SKIPS skipped lines were ("line N: why")."""
         self.done: events.Done | None = None
+        self.batch: events.BatchDone | None = None
+        """``batch``: its ``batch`` event (the run ended; its ``image`` events said how each image did)."""
         self.returncode: int | None = None
         self._reader = threading.Thread(target=self._guarded, args=(self._read_stdout, "output"), daemon=True)
         self._err_reader = threading.Thread(target=self._guarded, args=(self._read_stderr, "error output"),
@@ -204,6 +206,8 @@ class CoreRun:
                 self.error = event.message
             elif isinstance(event, events.Done):
                 self.done = event
+            elif isinstance(event, events.BatchDone):
+                self.batch = event
             self._queue.put(event)
 
     def _skip(self, number: int, reason: str) -> None:
@@ -294,11 +298,13 @@ class CoreRun:
 
     def failure(self) -> str | None:
         """One message for the user when the run failed (None when it succeeded or was cancelled
-        with a result); when the core failed without saying why in an event, the last line of its
-        stderr and what was skipped of its stdout."""
+        with a result, or ``batch`` ended, some of its images failed or not); when the core failed
+        without saying why in an event, the last line of its stderr and what was skipped of its stdout."""
         if self.error:
             return self.error
         if self.returncode in (EXIT_OK, EXIT_CANCELLED) and self.done is not None:
+            return None
+        if self.returncode in (EXIT_OK, EXIT_CANCELLED, EXIT_SOME_FAILED) and self.batch is not None:
             return None
         if self.returncode is None:
             return None
@@ -308,11 +314,28 @@ class CoreRun:
         return f"the clipasso core failed (exit {self.returncode}): {detail}" + (f" ({skipped})" if skipped else "")
 
 
+def batch_inputs(paths: list[str], folder: str) -> list[str]:
+    """The INPUTs of ``clipasso batch`` for an editor's image files: one file in ``folder`` per path
+    (``0.png``, ``1.jpg``, ...; hard links where the system allows, else copies), so that the
+    core's image k is ``paths[k]`` whatever the paths are (it sketches a file given twice once, and
+    names its outputs after the files' names)."""
+    os.makedirs(folder, exist_ok=True)
+    inputs = []
+    for index, path in enumerate(paths):
+        link = os.path.join(folder, f"{index}{os.path.splitext(path)[1].lower()}")
+        try:
+            os.link(path, link)
+        except OSError:
+            shutil.copyfile(path, link)
+        inputs.append(link)
+    return inputs
+
+
 def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=None,
                timeout: float | None = None) -> events.Done:
-    """Run the core to the end (blocking); ``on_event`` sees each event. Returns the ``done`` event;
-    raises CoreError with one message when the run fails or the core stays silent (no event) for
-    ``timeout`` s."""
+    """Run the core to the end (blocking); ``on_event`` sees each event. Returns the ``done`` event
+    (None for ``batch``: ``on_event`` sees its ``image`` events); raises CoreError with one message
+    when the run fails or the core stays silent (no event) for ``timeout`` s."""
     run = CoreRun(command, subcommand, args)
     try:
         for event in run.events(timeout=timeout):

@@ -19,6 +19,9 @@ BACKBONES = ("openai", "rn101-random", "tiny-random")
 """CLIP weights: OpenAI's (real), or random networks of the same shapes / tiny (tests only)."""
 EDITOR_BACKBONES = ("openai", "tiny-random")
 """The backbones the editors offer (the real one, and the tiny one for smoke tests)."""
+EDITOR_BATCH_SIZE = 8
+"""Most images the editors have the core optimise together (``batch --batch-size``) when several
+are selected (one encoder call per step for all of them; memory grows with their number)."""
 MAX_SEEDS = 8
 MAX_ITERATIONS = 20000
 CANVAS_PX = 224
