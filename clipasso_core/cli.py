@@ -54,6 +54,7 @@ class TerminalView:
             self._line(f"sketching {event.input}: {event.strokes} strokes, {event.preset} preset, "
                        f"{event.iterations} steps{frames}; loading the models...")
             self.frames, self.images = event.frames, event.images
+            self.started = time.monotonic()  # images per hour count the models' loading too
         elif isinstance(event, events.Download):
             self._download(event)
         elif isinstance(event, events.Progress):
@@ -94,7 +95,7 @@ class TerminalView:
         image; steps of the images in flight as the bar's postfix (plain: a line per image)."""
         if self.stage != "images":
             self.close()
-            self.stage, self.started = "images", time.monotonic()
+            self.stage = "images"
             if self.tty:
                 from tqdm import tqdm
 
@@ -524,7 +525,8 @@ def run_batch(args: argparse.Namespace, reporter: Reporter) -> int:
     from .pipeline import resolve_device
 
     config = _config(argparse.Namespace(**{**vars(args), "init": None}))
-    resolve_device(config.device)
+    if not getattr(args, "ray", None):  # with --ray the workers' devices count, not this machine's
+        resolve_device(config.device)
     return run(args, reporter, config, lambda start: _start(args, reporter, config, start))
 
 

@@ -61,3 +61,11 @@ def test_shards_split_every_item_once_whatever_the_input_order():
     for bad in ("0/3", "4/3", "x", "1/"):
         with pytest.raises(InputError, match="--shard"):
             parse_shard(bad)
+
+
+def test_same_named_files_from_different_folders_get_different_names(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(EXAMPLE_IMAGE, tmp_path / folder / "cat.jpg")
+    items = collect([str(tmp_path / "a" / "cat.jpg"), str(tmp_path / "b" / "cat.jpg")])
+    assert [item.name for item in items] == ["cat", "cat-2"]

@@ -26,6 +26,13 @@ SAMPLES = [
     events.FrameDone(9, 3, None, 0.75, True, SKETCH),
     events.Done("a.svg", 1.2, 1000, 600, False, json="a.json"),
     events.Done("a.svg", 1.2, 1000, 600, True, frames=3),
+    events.Start("0.1.0", "photos/", 16, 3, 600, "default", "openai", images=12),
+    events.Progress(5, 600, 1.5, 1.25, 0.5, 99.0, image=3),
+    events.Preview(20, SKETCH, image=3),
+    events.LevelDone(8, 0.5, SKETCH, image=2),
+    events.ImageDone(3, "photos/a.png", "done", 2, 12, svg="out/a.svg", json="out/a.json", loss=1.5, seconds=9.5),
+    events.ImageDone(4, "photos/b.png", "failed", 3, 12, error="not a readable image"),
+    events.BatchDone(10, 1, 1, "out/clipasso-batch.jsonl", False),
     events.Error("bad input", 2),
 ]
 
@@ -40,7 +47,8 @@ def test_round_trip_through_a_json_line(event):
 
 def test_the_table_names_every_event_once():
     assert sorted(events.EVENTS) == sorted({e.name for e in SAMPLES})
-    assert "raster" not in events.to_dict(SAMPLES[-3]) and "frame" not in events.to_dict(SAMPLES[3])  # unset optional fields are left out
+    assert "raster" not in events.to_dict(SAMPLES[12]) and "frame" not in events.to_dict(SAMPLES[3])  # unset optional fields are left out
+    assert "image" not in events.to_dict(SAMPLES[6]) and "svg" not in events.to_dict(SAMPLES[-3])
 
 
 def test_unknown_events_are_kept_apart_and_other_protocols_refused():

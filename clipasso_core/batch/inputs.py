@@ -8,7 +8,8 @@ list's folder; a CSV may have a header row naming the columns ``path`` (or ``ima
 Every item has an output name: its path relative to the folder, the glob's fixed part or the list's
 folder it came from (for a single image, its file name), without the suffix (``a/b/horse`` ->
 ``OUT_DIR/a/b/horse.svg``). Two items that would get the same name keep their suffixes in it
-(``horse.jpg`` -> ``horse_jpg``); one file given twice is sketched once.
+(``horse.jpg`` -> ``horse_jpg``), and same-named files from different folders given one by one get
+``-2``, ``-3``, ... (``cat``, ``cat-2``); one file given twice is sketched once.
 """
 from __future__ import annotations
 
@@ -131,11 +132,21 @@ def _unique(items: list[Item]) -> list[Item]:
 
 
 def _named(items: list[Item]) -> list[Item]:
-    """Output names without suffixes; names that collide keep their suffix (``horse_jpg``)."""
+    """Output names without suffixes; names that collide keep their suffix (``horse_jpg``), and
+    names that still collide (``a/cat.jpg`` and ``b/cat.jpg`` given as files) get ``-2``, ``-3``,
+    ... in input order."""
     stems = [str(PurePosixPath(item.name).with_suffix("")) for item in items]
-    taken = {stem: stems.count(stem) for stem in stems}
-    return [Item(item.path, stem if taken[stem] == 1 else stem + "_" + PurePosixPath(item.name).suffix[1:].lower(),
-                 item.strokes, item.seed) for item, stem in zip(items, stems)]
+    suffixes = [PurePosixPath(item.name).suffix[1:].lower() for item in items]
+    pairs = list(zip(stems, suffixes))
+    names = [stem if stems.count(stem) == 1 or pairs.count((stem, suffix)) > 1 else f"{stem}_{suffix}"
+             for stem, suffix in pairs]
+    seen: dict[str, int] = {}
+    named = []
+    for item, name in zip(items, names):
+        seen[name] = seen.get(name, 0) + 1
+        unique = name if seen[name] == 1 else f"{name}-{seen[name]}"
+        named.append(Item(item.path, unique, item.strokes, item.seed))
+    return named
 
 
 def parse_shard(text: str) -> tuple[int, int]:
