@@ -234,14 +234,14 @@ def _conv_norm_pairs(resnet: nn.Module) -> list[tuple[nn.Module, str, str]]:
 
 def _folded(conv: nn.Conv2d, norm: nn.BatchNorm2d, dtype: torch.dtype) -> nn.Conv2d:
     """A convolution computing ``norm(conv(x))`` of an eval-mode BatchNorm, its weight and bias in
-    ``dtype`` (folded in float64, rounded once)."""
+    ``dtype`` (the per-channel scale and bias computed in float64)."""
     scale = norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps)
     bias = norm.bias.double() - norm.running_mean.double() * scale
     if conv.bias is not None:
         bias = bias + conv.bias.double() * scale
     folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                        conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode, device="meta")
-    weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
+    weight = conv.weight * scale.to(conv.weight.dtype).view(-1, 1, 1, 1)
     folded.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
     folded.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
     return folded
