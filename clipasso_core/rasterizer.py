@@ -12,7 +12,7 @@ computed for (segment, tile) pairs only, so the cost grows with the ink, not the
 Gradients flow to the control points (and colours/opacities if they require grad) through the
 anti-aliased band of each stroke. The same code runs on CPU and CUDA; a call waits for the device
 four times, for the sizes that depend on the data (segments, (segment, tile) pairs, covered
-entries, distinct (pixel, stroke) entries).
+entries, distinct (pixel, stroke) entries; a fifth on the path without float64).
 """
 from __future__ import annotations
 
