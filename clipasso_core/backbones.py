@@ -18,6 +18,8 @@ Any other image network plugs in as a ``SketchEncoder`` (the protocol below) thr
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -177,6 +179,25 @@ class ImageEncoder(nn.Module):
         layer3 = resnet.layer3(layer2)
         return Features(layer2, layer3, resnet.attnpool(resnet.layer4(layer3)))
 
+    def frozen_for(self, dtype: torch.dtype) -> "ImageEncoder":
+        """This loss encoder (a ModifiedResNet tower) made cheaper to run in ``dtype``, as a new encoder
+        with tensors of its own (this one is left as it is): every BatchNorm folded into the
+        convolution before it (eval mode: weight x gamma / sqrt(var + eps), bias beta - mean x gamma /
+        sqrt(var + eps)), and every parameter stored in ``dtype``, so that autocast finds them cast
+        already instead of casting them on every call. Only for the dtype the tower computes in:
+        under bfloat16 autocast, every operation of a ModifiedResNet that takes a parameter (the
+        convolutions, the attention pool's projections and positional embedding) runs in bfloat16."""
+        shared = {id(t): t for t in itertools.chain(self.visual.parameters(), self.visual.buffers())}
+        tower = copy.deepcopy(self.visual, shared)  # the modules copied, their tensors replaced below
+        for owner, conv, norm in _conv_norm_pairs(tower):
+            setattr(owner, conv, _folded(getattr(owner, conv), getattr(owner, norm), dtype))
+            setattr(owner, norm, nn.Identity())
+        for module in tower.modules():
+            for name, param in module.named_parameters(recurse=False):
+                if id(param) in shared:  # not folded: a tensor of this encoder's
+                    setattr(module, name, nn.Parameter(param.detach().to(dtype, copy=True), requires_grad=False))
+        return ImageEncoder(tower, self.name).eval()
+
     @torch.no_grad()
     def attention(self, image: torch.Tensor) -> torch.Tensor:
         """Saliency [H, W] in 0..1 of a normalised image [3, H, W] (H = W = the ViT's input size).
@@ -197,6 +218,33 @@ class ImageEncoder(nn.Module):
         saliency = torch.stack(rows).mean(0).view(1, 1, grid, grid)
         saliency = F.interpolate(saliency, size=image.shape[-2:], mode="bicubic", align_corners=False)[0, 0]
         return (saliency - saliency.min()) / (saliency.max() - saliency.min()).clamp_min(1e-12)
+
+
+def _conv_norm_pairs(resnet: nn.Module) -> list[tuple[nn.Module, str, str]]:
+    """(module, convolution name, BatchNorm name) of every convolution of an open_clip ModifiedResNet
+    whose output goes straight into a BatchNorm: the stem's three, each Bottleneck's three and its
+    downsampling branch's one."""
+    pairs = [(resnet, f"conv{i}", f"bn{i}") for i in (1, 2, 3)]
+    for block in itertools.chain(resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4):
+        pairs += [(block, f"conv{i}", f"bn{i}") for i in (1, 2, 3)]
+        if block.downsample is not None:
+            pairs.append((block.downsample, "0", "1"))
+    return pairs
+
+
+def _folded(conv: nn.Conv2d, norm: nn.BatchNorm2d, dtype: torch.dtype) -> nn.Conv2d:
+    """A convolution computing ``norm(conv(x))`` of an eval-mode BatchNorm, its weight and bias in
+    ``dtype`` (the per-channel scale and bias computed in float64)."""
+    scale = norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps)
+    bias = norm.bias.double() - norm.running_mean.double() * scale
+    if conv.bias is not None:
+        bias = bias + conv.bias.double() * scale
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                       conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode, device="meta")
+    weight = conv.weight * scale.to(conv.weight.dtype).view(-1, 1, 1, 1)
+    folded.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
+    folded.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
+    return folded
 
 
 WEIGHT_ENV = {"loss": "CLIPASSO_CLIP_WEIGHTS", "saliency": "CLIPASSO_SALIENCY_WEIGHTS"}

@@ -25,12 +25,18 @@ class ClipLoss(nn.Module):
     """Encodes images with a ``SketchEncoder`` (a bare open_clip tower is wrapped) and scores
     (sketch, target) pairs. ``bf16``: run the encoder under bfloat16 autocast with channels_last
     memory (the loss itself is computed in float32); ignored by an encoder without bfloat16 in its
-    ``compute_dtypes``."""
+    ``compute_dtypes``. ``fold``: an open_clip tower in eval mode runs as ``ImageEncoder.frozen_for``
+    its compute dtype (BatchNorm folded into the convolutions, weights in that dtype; the given
+    encoder is left as it is); False runs it as given (the benchmark's baseline). Other encoders
+    always run as given."""
 
-    def __init__(self, encoder: SketchEncoder | nn.Module, bf16: bool = False):
+    def __init__(self, encoder: SketchEncoder | nn.Module, bf16: bool = False, fold: bool = True):
         super().__init__()
-        self.encoder = ImageEncoder.of(encoder)
-        self.bf16 = bf16 and torch.bfloat16 in self.encoder.compute_dtypes
+        encoder = ImageEncoder.of(encoder)
+        self.bf16 = bf16 and torch.bfloat16 in encoder.compute_dtypes
+        if fold and isinstance(encoder, ImageEncoder) and not encoder.visual.training:
+            encoder = encoder.frozen_for(torch.bfloat16 if self.bf16 else torch.float32)
+        self.encoder = encoder
         if self.bf16:
             self.encoder.to(memory_format=torch.channels_last)
 

@@ -10,7 +10,9 @@ with the SVG "over" operator.
 Only pixels near a stroke are touched: segments are binned into 8x8 pixel tiles, and distances are
 computed for (segment, tile) pairs only, so the cost grows with the ink, not the canvas area.
 Gradients flow to the control points (and colours/opacities if they require grad) through the
-anti-aliased band of each stroke. The same code runs on CPU and CUDA.
+anti-aliased band of each stroke. The same code runs on CPU and CUDA; a call waits for the device
+four times, for the sizes that depend on the data (segments, (segment, tile) pairs, covered
+entries, distinct (pixel, stroke) entries; a fifth on the path without float64).
 """
 from __future__ import annotations
 
@@ -93,8 +95,8 @@ def _coverage_entries(points: torch.Tensor, widths: torch.Tensor, size: int):
         # Cheap no-grad pass over every (segment, tile pixel) to keep only the covered entries.
         dist = _distance(px + 0.5, py + 0.5, a.detach()[segment][:, None], b.detach()[segment][:, None])
         keep = (dist < half.detach()[segment][:, None] + 0.5) & (px < size) & (py < size)
-        pair, _ = keep.nonzero(as_tuple=True)
-        px, py, segment = px[keep], py[keep], segment[pair]
+        pair, column = keep.nonzero(as_tuple=True)
+        px, py, segment = px[pair, column], py[pair, column], segment[pair]
     dist = _distance(px.to(points.dtype) + 0.5, py.to(points.dtype) + 0.5, a[segment], b[segment])
     cov = (half[segment] + 0.5 - dist).clamp(0.0, 1.0)
     return stroke[segment], py * size + px, cov
@@ -130,9 +132,8 @@ def render(points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor, siz
     flat_colors = colors.reshape(-1, 4)
     alpha = (cov * flat_colors[stroke, 3]).clamp(max=1.0 - 1e-6)
     log_transmit = torch.log1p(-alpha)
-    _, counts = torch.unique_consecutive(image_pixel, return_counts=True)
     later = _later_sums if has_float64(points.device) else _later_sums_float32
-    after = torch.exp(later(log_transmit, counts)).to(alpha.dtype)  # prod over later strokes, same pixel
+    after = torch.exp(later(log_transmit, image_pixel)).to(alpha.dtype)  # prod over later strokes, same pixel
     weight = alpha * after
     pixels = batch * area
     ink = torch.zeros(pixels, 3, device=points.device, dtype=points.dtype).index_add(
@@ -148,21 +149,27 @@ def has_float64(device: torch.device) -> bool:
     return device.type != "mps"
 
 
-def _later_sums(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """For entries [N] in consecutive groups of ``counts``: the sum of the values after each entry
-    in its group (float64 running sums, so long inputs lose nothing)."""
+def _later_sums(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """For entries [N] with sorted group keys ``groups`` [N] (equal keys = one group): the sum of the
+    values after each entry in its group (float64 running sums, so long inputs lose nothing). No
+    host-device synchronisation."""
     running = torch.cumsum(values.double(), 0)
-    group_end = running[torch.cumsum(counts, 0) - 1].repeat_interleave(counts)
+    group_end = running[torch.searchsorted(groups, groups, right=True) - 1]  # at the group's last entry
     return group_end - running
 
 
-def _later_sums_float32(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+def _later_sums_float32(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
     """``_later_sums`` without float64: each group summed on its own in a padded [groups, deepest]
-    table (a global float32 running sum would lose the small values late in long inputs)."""
-    starts = torch.cumsum(counts, 0) - counts
-    group = torch.repeat_interleave(torch.arange(len(counts), device=values.device), counts)
-    depth = torch.arange(len(values), device=values.device) - starts[group]
-    table = torch.zeros(len(counts), int(counts.max()), device=values.device, dtype=values.dtype)
+    table (a global float32 running sum would lose the small values late in long inputs); one
+    host-device synchronisation, for the table's size."""
+    if not len(values):
+        return values
+    new = torch.ones_like(groups, dtype=torch.bool)
+    new[1:] = groups[1:] != groups[:-1]
+    group = torch.cumsum(new, 0) - 1
+    depth = torch.arange(len(values), device=values.device) - torch.searchsorted(groups, groups)
+    rows, deepest = (torch.stack([group[-1], depth.max()]) + 1).tolist()
+    table = torch.zeros(rows, deepest, device=values.device, dtype=values.dtype)
     table = table.index_put((group, depth), values)
     suffix = torch.flip(torch.cumsum(torch.flip(table, [1]), 1), [1])  # sum from each entry to its group's end
     return suffix[group, depth] - values

@@ -49,6 +49,23 @@ def test_features_in_channels_last_are_the_same(tiny):
     assert torch.allclose(a.layer3, b.layer3, atol=1e-4) and torch.allclose(a.embedding, b.embedding, atol=1e-4)
 
 
+def test_frozen_for_folds_every_batchnorm_into_a_new_encoder_and_leaves_this_one(tiny):
+    encoder = tiny[0]
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(4))
+    for dtype in (torch.float32, torch.bfloat16):
+        frozen = encoder.frozen_for(dtype)
+        assert isinstance(frozen, ImageEncoder) and frozen.name == encoder.name and not frozen.training
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in frozen.modules())
+        assert all(p.dtype == dtype and not p.requires_grad for p in frozen.parameters())
+    assert encoder.state_dict().keys() == before.keys()
+    assert all(torch.equal(v, before[k]) for k, v in encoder.state_dict().items())
+    with torch.no_grad():
+        a, b = encoder.features(images), encoder.frozen_for(torch.float32).features(images)
+    for name in ("layer2", "layer3", "embedding"):
+        assert torch.allclose(getattr(a, name), getattr(b, name), rtol=1e-4, atol=1e-5), name
+
+
 def reference_attention(vit, image):
     """The CLS-to-patch attention as it was computed in saliency.attention_map before the adapter."""
     mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)

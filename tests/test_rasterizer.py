@@ -114,3 +114,13 @@ def test_the_path_without_float64_gives_the_same_raster_and_gradients(monkeypatc
     (grad32,) = torch.autograd.grad(image.sum(), points)
     assert (image - reference).abs().max().item() < 1e-4
     assert torch.allclose(grad32, grad64, rtol=1e-3, atol=1e-3)
+
+
+def test_strokes_off_the_canvas_leave_it_white_on_both_paths(monkeypatch):
+    from clipasso_core import rasterizer
+
+    points = torch.full((1, 2, 4, 2), -50.0)
+    widths, colors = torch.full((1, 2), 3.0), torch.tensor([0.0, 0.0, 0.0, 1.0]).expand(1, 2, 4)
+    assert torch.equal(rasterizer.render(points, widths, colors, 32), torch.ones(1, 3, 32, 32))
+    monkeypatch.setattr(rasterizer, "has_float64", lambda device: False)
+    assert torch.equal(rasterizer.render(points, widths, colors, 32), torch.ones(1, 3, 32, 32))

@@ -1,0 +1,198 @@
+"""Speed benchmark of the loss encoder's step: folded BatchNorm and weights kept in the compute dtype
+(``ClipLoss``'s default, "folded") against the encoder as loaded (``ClipLoss(fold=False)``, "plain"),
+in the same run.
+
+    python tools/bench_step.py                  # CPU, rn101-random, default preset, 16 strokes
+    python tools/bench_step.py --device cuda --json
+    python tools/bench_step.py --threads 1 --clock cpu   # CPU seconds of one thread: steadier on a busy machine
+
+As ``pipeline`` and ``optimize`` do it for the preset (bfloat16 where the device supports it;
+saliency-initialised points spread like optimised ones; the same points and augmentations for both
+paths). Figures, each the minimum over ``--repeats`` with its ratio folded / plain:
+
+- time to first step: in fresh processes, the two paths alternately: loss model load (weights,
+  calibration of random weights; open_clip is imported before, for the start points, as in a run),
+  ``ClipLoss``, the target bank's encoding (``ClipObjective``); "+ first step" adds the first
+  ``PointsTrainer.step`` (with its first-call costs);
+- in one process, both paths loaded and measured alternately, repeat by repeat (so that a busy
+  machine slows both alike; "paired" is the median of the repeats' ratios): "encoder" the CLIP
+  forward + backward alone of one chunk's batch (``seed_chunk`` x (1 + augmentations) images);
+  "bank" the no-gradient encoding of the target bank; "step, N seeds" one optimisation step (render,
+  encoder forward + backward, Adam) of the preset's seeds (chunked by ``seed_chunk``) and of one seed
+  (after pruning); "step, run mean" weighs the two as a run does (all seeds until ``prune_at``).
+
+``--clock cpu`` counts the process's CPU seconds instead of wall seconds: with ``--threads 1``, the
+work done whatever else the machine runs (CPU devices only).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PATHS = ("plain", "folded")
+
+
+class Run:
+    """The preset's pieces for one benchmark process: target, start points, style, seeds."""
+
+    def __init__(self, args: argparse.Namespace):
+        import numpy as np
+        import torch
+
+        from clipasso_core import SketchConfig
+        from clipasso_core.optimize import StrokeStyle
+        from clipasso_core.pipeline import _initial_points, bf16_supported, prepare
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        self.args, self.np, self.torch = args, np, torch
+        self.device = torch.device(args.device)
+        config = SketchConfig(strokes=args.strokes, preset=args.preset, backbone=args.backbone, mask="off")
+        self.preset = config.resolved_preset()
+        self.seeds = list(range(self.preset.seeds))
+        prepared = prepare(None, config)
+        self.target = prepared.target.to(self.device)
+        cheap = SketchConfig(strokes=args.strokes, backbone="tiny-random", mask="off")  # saliency only
+        points = _initial_points(cheap, None, prepared, self.device, [1000 * s for s in self.seeds])
+        self.points = (points[:, :, :1] + (points - points[:, :, :1]) * 3).clamp(0, 224)
+        black = torch.tensor([0.0, 0.0, 0.0, 1.0], device=self.device).expand(args.strokes, 4)
+        self.style = StrokeStyle(torch.full((args.strokes,), 3.0, device=self.device), black, (0, 0, 224, 224))
+        self.bf16 = self.preset.precision == "auto" and bf16_supported(self.device)
+
+    def now(self) -> float:
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize()
+        return time.process_time() if self.args.clock == "cpu" else time.perf_counter()
+
+    def load(self):
+        from clipasso_core.backbones import PROFILES, load_encoder
+
+        return load_encoder(PROFILES[self.args.backbone], "loss").to(self.device)
+
+    def trainer(self, encoder, fold: bool):
+        """A ``PointsTrainer`` of the preset on ``encoder`` (folded or plain), from the start points."""
+        from clipasso_core.loss import ClipLoss
+        from clipasso_core.optimize import ClipObjective, PointsTrainer
+
+        objective = ClipObjective(ClipLoss(encoder, bf16=self.bf16, fold=fold), self.target, self.preset,
+                                  self.np.random.default_rng(0))
+        rngs = [self.np.random.default_rng(s) for s in self.seeds]
+        return PointsTrainer(self.points, self.style, objective, rngs, self.preset.lr)
+
+    def step(self, trainer, seeds: list[int]) -> None:
+        trainer.step(seeds, self.preset.lr, self.preset.seed_chunk)
+
+
+def first_step(args: argparse.Namespace) -> dict:
+    """Seconds to the first step and to the end of it, of one path, in this fresh process."""
+    run = Run(args)
+    start = run.now()
+    trainer = run.trainer(run.load(), args.first == "folded")
+    setup = run.now() - start
+    run.step(trainer, run.seeds)
+    return {"time to first step": setup, "+ first step": run.now() - start}
+
+
+def steady(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    """Seconds per figure and path, ``args.repeats`` each, both paths in this process alternately."""
+    run = Run(args)
+    torch, preset = run.torch, run.preset
+    encoder = run.load()
+    trainers = {path: run.trainer(encoder, path == "folded") for path in PATHS}
+    chunk = min(preset.seed_chunk or len(run.seeds), len(run.seeds))
+    batch = torch.rand(chunk * (1 + preset.augmentations), 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    batch = batch.to(run.device)
+
+    def encoder_pass(trainer):
+        images = batch.clone().requires_grad_(True)
+        features = trainer.objective.loss.encode(images)
+        (features.layer2.sum() + features.layer3.sum() + features.embedding.sum()).backward()
+
+    def bank(trainer):
+        targets = trainer.objective.targets
+        with torch.no_grad():
+            targets._encode(targets.grids)
+
+    work = {f"encoder, batch {len(batch)}": encoder_pass, f"bank of {preset.target_bank}": bank,
+            f"step, {len(run.seeds)} seeds": lambda t: run.step(t, run.seeds),
+            "step, 1 seed": lambda t: run.step(t, run.seeds[:1])}
+    times = {name: {path: [] for path in PATHS} for name in work}
+    for name, job in work.items():
+        for path in PATHS:  # warm-up
+            job(trainers[path])
+        for _ in range(args.repeats):
+            for path in PATHS:
+                start = run.now()
+                job(trainers[path])
+                times[name][path].append(run.now() - start)
+    pruned = preset.prune_at if len(run.seeds) > 1 else 0.0
+    every, one = times[f"step, {len(run.seeds)} seeds"], times["step, 1 seed"]
+    times["step, run mean"] = {path: [pruned * a + (1 - pruned) * b for a, b in zip(every[path], one[path])]
+                               for path in PATHS}
+    return times
+
+
+def child(args: argparse.Namespace, mode: list[str]) -> dict:
+    cmd = [sys.executable, __file__, *mode, "--device", args.device, "--backbone", args.backbone,
+           "--preset", args.preset, "--strokes", str(args.strokes), "--repeats", str(args.repeats),
+           "--threads", str(args.threads), "--clock", args.clock]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.exit(f"benchmark child failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backbone", default="rn101-random")
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--strokes", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per path; repeats of each figure")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--first", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--steady", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.first or args.steady:
+        print(json.dumps(first_step(args) if args.first else steady(args)))
+        return
+
+    times: dict[str, dict[str, list[float]]] = {}
+    for _ in range(args.repeats):
+        for path in PATHS:
+            for name, seconds in child(args, ["--first", path]).items():
+                times.setdefault(name, {p: [] for p in PATHS})[path].append(seconds)
+    times.update(child(args, ["--steady"]))
+    print(f"device {args.device}, backbone {args.backbone}, preset {args.preset}, {args.strokes} strokes, "
+          f"{args.threads or 'default'} threads, {args.clock} seconds, minimum of {args.repeats}")
+    print(f"{'figure':20} {'plain s':>9} {'folded s':>9} {'folded/plain':>13} {'paired':>7}")
+    best = {}
+    for name, by_path in times.items():
+        best[name] = {path: min(seconds) for path, seconds in by_path.items()}
+        paired = statistics.median(f / p for p, f in zip(by_path["plain"], by_path["folded"]))
+        plain, folded = best[name]["plain"], best[name]["folded"]
+        print(f"{name:20} {plain:>9.3f} {folded:>9.3f} {folded / plain:>13.3f} {paired:>7.3f}")
+    goals = [("step (run mean) <= 0.75 x plain",
+              best["step, run mean"]["folded"] <= 0.75 * best["step, run mean"]["plain"]),
+             ("time to first step <= 0.6 x plain",
+              best["time to first step"]["folded"] <= 0.6 * best["time to first step"]["plain"])]
+    for text, met in goals:
+        print(f"{'met' if met else 'NOT MET':>7}  {text}")
+    if args.json:
+        print(json.dumps({"device": args.device, "backbone": args.backbone, "preset": args.preset,
+                          "strokes": args.strokes, "threads": args.threads, "clock": args.clock,
+                          "times": times, "goals": {text: met for text, met in goals}}))
+
+
+if __name__ == "__main__":
+    main()
