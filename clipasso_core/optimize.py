@@ -120,30 +120,55 @@ def joint_losses(parts: list[tuple[JointObjective, tuple[torch.Tensor, Features]
 
 class TargetFeatures:
     """Target features for the loss: re-encoded for fresh augmentations every step (``bank`` = 0,
-    the original), or computed once for a fixed bank of augmentations that steps draw from."""
+    the original), or from a fixed bank of ``bank`` augmentations (drawn up front from ``rng``)
+    whose features are encoded when an entry is first drawn (all new entries of a step in one
+    batch; the first step does not wait for the whole bank) and kept (in bfloat16 when the encoder
+    computes in it)."""
 
     def __init__(self, loss: ClipLoss, target: torch.Tensor, bank: int, rng: np.random.Generator):
         self.loss, self.target, self.size = loss, target, target.shape[-1]
         with torch.no_grad():
             self.clean = loss.encode(target[None])
-            self.grids = sample_grids(bank, self.size, rng).to(target.device) if bank else None
-            self.bank = self._encode(self.grids) if bank else None
-            if self.bank is not None and loss.bf16:  # the encoder's own precision; halves the bank
-                self.bank = self.bank.to(torch.bfloat16)
+        self.grids = sample_grids(bank, self.size, rng).to(target.device) if bank else None
+        self.bank: Features | None = None  # [bank, ...] once the first entries are encoded
+        self.encoded = np.zeros(bank, dtype=bool)
 
     def _encode(self, grids: torch.Tensor) -> Features:
         images = apply_grids(self.target[None].expand(len(grids), -1, -1, -1), grids)
         return self.loss.encode(images)
 
-    def draw(self, count: int, rng: np.random.Generator) -> tuple[torch.Tensor, Features]:
-        """``count`` augmentations: (grids [count, H, W, 2], target features of each)."""
+    def draw(self, count: int, rngs: list[np.random.Generator]) -> list[tuple[torch.Tensor, Features]]:
+        """``count`` augmentations for each generator: (grids [count, H, W, 2], target features of
+        each) per generator, in their order."""
+        device = self.target.device
         if self.grids is None:
-            grids = sample_grids(count, self.size, rng).to(self.target.device)
-            with torch.no_grad():
-                return grids, self._encode(grids)
-        index = torch.from_numpy(rng.choice(len(self.grids), size=count, replace=False))
-        picked = self.bank[index.to(self.grids.device)]
-        return self.grids[index.to(self.grids.device)], picked.to(torch.float32)
+            drawn = []
+            for rng in rngs:
+                grids = sample_grids(count, self.size, rng).to(device)
+                with torch.no_grad():
+                    drawn.append((grids, self._encode(grids)))
+            return drawn
+        picks = [rng.choice(len(self.grids), size=count, replace=False) for rng in rngs]
+        self._fill(np.unique(np.concatenate(picks)))
+        indices = [torch.from_numpy(pick).to(device) for pick in picks]
+        return [(self.grids[index], self.bank[index].to(torch.float32)) for index in indices]
+
+    @torch.no_grad()
+    def _fill(self, wanted: np.ndarray) -> None:
+        """Encode the bank entries ``wanted`` [N] not encoded yet, in one batch."""
+        missing = wanted[~self.encoded[wanted]]
+        if not len(missing):
+            return
+        index = torch.from_numpy(missing).to(self.target.device)
+        features = self._encode(self.grids[index])
+        if self.loss.bf16:  # the encoder's own precision; halves the bank
+            features = features.to(torch.bfloat16)
+        if self.bank is None:
+            self.bank = Features(*(value.new_zeros(len(self.grids), *value.shape[1:])
+                                   for value in (features.layer2, features.layer3, features.embedding)))
+        for name in ("layer2", "layer3", "embedding"):
+            getattr(self.bank, name)[index] = getattr(features, name)
+        self.encoded[missing] = True
 
 
 class ClipObjective:
@@ -169,8 +194,7 @@ class ClipObjective:
 
     def pair_inputs(self, sketches: torch.Tensor, rngs: list[np.random.Generator]) -> tuple[torch.Tensor, Features]:
         batch, target_feats = [], []
-        for i, rng in enumerate(rngs):
-            grids, feats = self.targets.draw(self.augmentations, rng)
+        for i, (grids, feats) in enumerate(self.targets.draw(self.augmentations, rngs)):
             batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
             target_feats += [self.targets.clean, feats]
         return torch.cat(batch), Features.cat(target_feats)

@@ -278,3 +278,23 @@ def test_each_job_reports_its_own_progress_and_the_batch_ends_when_all_have_stop
     assert [r.iterations for r in results] == [[2, 2], [2]]
     assert [len(reports[0]), len(reports[1])] == [2, 2]
     assert reports[1][0].best_points.shape == (5, 4, 2)
+
+
+def test_the_bank_is_encoded_as_entries_are_first_drawn_and_equals_the_whole_bank_at_once(setup):
+    from clipasso_core.optimize import TargetFeatures
+
+    loss, target = setup[0], setup[1]
+    lazy = TargetFeatures(loss, target, 8, np.random.default_rng(0))
+    assert lazy.bank is None and not lazy.encoded.any()  # nothing encoded before the first draw
+    first = lazy.draw(3, [np.random.default_rng(1), np.random.default_rng(2)])
+    assert 3 <= lazy.encoded.sum() <= 6
+    while not lazy.encoded.all():
+        lazy.draw(3, [np.random.default_rng(int(lazy.encoded.sum()) + 10)])
+    with torch.no_grad():
+        whole = lazy._encode(lazy.grids)
+    for name in ("layer2", "layer3", "embedding"):
+        assert torch.allclose(getattr(lazy.bank, name), getattr(whole, name), atol=1e-5)
+    grids, features = first[1]
+    pick = np.random.default_rng(2).choice(8, size=3, replace=False)  # the second generator's draw
+    assert torch.equal(grids, lazy.grids[torch.from_numpy(pick)])
+    assert torch.allclose(features.embedding, whole.embedding[torch.from_numpy(pick)], atol=1e-5)
