@@ -148,7 +148,7 @@ def fp32_loss(sketch, target, encoder) -> float:
     from clipasso_core.loss import ClipLoss
     from clipasso_core.pipeline import canvas_raster
 
-    loss = ClipLoss(encoder)
+    loss = ClipLoss(encoder, fold=False)  # the judge as loaded: no folded copy per sketch
     image = torch.from_numpy(canvas_raster(sketch)).permute(2, 0, 1)[None].float()
     with torch.no_grad():
         return float(ClipLoss.pair_losses(loss.encode(image), loss.encode(target[None]))[0])
