@@ -35,7 +35,9 @@ class Preset:
     its best; seeds: default number of seeds; prune_at: fraction of the steps after which only the
     best seed so far continues (0 = all seeds run to the end); seed_chunk: seeds per forward/backward
     batch (0 = all at once; smaller bounds peak memory); overlap: weight of the penalty on strokes
-    lying on strokes, relative to the loss (``optimize.ClipObjective``; 0 = none, the original).
+    lying on strokes, relative to the loss (``optimize.ClipObjective``; 0 = none, the original);
+    lr_strokes: above this many strokes the lr falls as sqrt(lr_strokes / strokes) (``lr_scale``;
+    0 = the same lr for every stroke count, the original).
     """
 
     name: str
@@ -53,12 +55,18 @@ class Preset:
     prune_at: float = 0.0
     seed_chunk: int = 0
     overlap: float = 0.0
+    lr_strokes: int = 0
+
+    def lr_scale(self, strokes: int) -> float:
+        """The factor on lr for a sketch of ``strokes`` strokes: 1 up to ``lr_strokes``, then
+        sqrt(lr_strokes / strokes) (32 strokes: 0.71; 64: 0.5)."""
+        return math.sqrt(min(1.0, self.lr_strokes / strokes)) if self.lr_strokes else 1.0
 
 
 PRESETS = {
     "paper": Preset("paper", iterations=2001),
     "default": Preset("default", iterations=600, lr=2.0, lr_end=0.05, target_bank=64, precision="auto",
-                      reuse_eval=True, prune_at=0.25, seed_chunk=2),
+                      reuse_eval=True, prune_at=0.25, seed_chunk=2, lr_strokes=16),
     "fast": Preset("fast", iterations=90, lr=2.0, lr_end=0.05, augmentations=1, target_bank=16,
                    precision="auto", reuse_eval=True, seeds=1),
 }

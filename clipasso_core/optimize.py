@@ -336,14 +336,17 @@ Slot = tuple[int, int]
 
 class PointsTrainer:
     """Adam on the control points of every seed of every job (params[job][seed] [S, 4, 2], canvas
-    px). timings, when given, receives seconds per phase ("render", "loss")."""
+    px), one parameter group per job at lr x its ``scales`` entry (default 1). timings, when given,
+    receives seconds per phase ("render", "loss")."""
 
-    def __init__(self, jobs: list[Job], lr: float, timings: dict[str, float] | None = None):
+    def __init__(self, jobs: list[Job], lr: float, timings: dict[str, float] | None = None,
+                 scales: list[float] | None = None):
         self.jobs = jobs
         if len(jobs) > 1 and not all(hasattr(job.objective, "pair_inputs") for job in jobs):
             raise ValueError("jobs optimised together need objectives that encode jointly (ClipObjective)")
         self.params = [[p.clone().requires_grad_(True) for p in job.points] for job in jobs]
-        self.adam = torch.optim.Adam([p for job in self.params for p in job], lr=lr)
+        self.adam = torch.optim.Adam([{"params": params, "scale": scale}
+                                      for params, scale in zip(self.params, scales or [1.0] * len(jobs))], lr=lr)
         self.clock = _Stopwatch(timings)  # seconds per phase into timings
         self.bounds = [(job.points.new_tensor(job.style.box[:2]), job.points.new_tensor(job.style.box[2:]))
                        for job in jobs]
@@ -352,7 +355,7 @@ class PointsTrainer:
         """One Adam step at ``lr`` for ``slots`` (``chunk`` seeds per forward/backward, 0 = all), then
         the points clamped to their job's box. Returns the step's pair losses [len(slots), 1 + K]."""
         for group in self.adam.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["scale"]
         self.adam.zero_grad(set_to_none=True)
         losses = torch.cat([self._backward(part) for part in _chunks(slots, chunk)])
         self.adam.step()
@@ -412,7 +415,7 @@ def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool
     best-so-far, early stop and pruning; all active seeds step together (one encoder call per
     ``preset.seed_chunk`` seeds). A job whose seeds have all stopped stops taking part. Returns
     one result per job."""
-    trainer = PointsTrainer(jobs, preset.lr, timings)
+    trainer = PointsTrainer(jobs, preset.lr, timings, [preset.lr_scale(job.points.shape[1]) for job in jobs])
     clock = trainer.clock
     trackers = [SeedTracker(job.points, preset.min_delta, preset.patience) for job in jobs]
     start = time.perf_counter()

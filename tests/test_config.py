@@ -49,3 +49,11 @@ def test_colours_are_any_css_colour_kept_as_hex_and_looks_default_without_init()
         RUN_OPTIONS["stroke_width"].default, RUN_OPTIONS["color"].default, RUN_OPTIONS["opacity"].default)
     with_init = SketchConfig(init="x.svg", opacity=0.5).validate()  # the init's strokes keep theirs
     assert (with_init.canvas_stroke_width, with_init.color, with_init.opacity) == (None, None, 0.5)
+
+
+def test_the_default_lr_falls_with_the_square_root_above_16_strokes_and_the_paper_keeps_its_own():
+    from clipasso_core.config import PRESETS
+
+    default = PRESETS["default"]
+    assert [round(default.lr_scale(n), 3) for n in (4, 16, 32, 64)] == [1.0, 1.0, 0.707, 0.5]
+    assert PRESETS["paper"].lr_scale(64) == 1.0 and PRESETS["fast"].lr_scale(64) == 1.0

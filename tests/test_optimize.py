@@ -298,3 +298,17 @@ def test_the_bank_is_encoded_as_entries_are_first_drawn_and_equals_the_whole_ban
     pick = np.random.default_rng(2).choice(8, size=3, replace=False)  # the second generator's draw
     assert torch.equal(grids, lazy.grids[torch.from_numpy(pick)])
     assert torch.allclose(features.embedding, whole.embedding[torch.from_numpy(pick)], atol=1e-5)
+
+
+def test_each_job_steps_at_the_lr_of_its_stroke_count(setup):
+    # Adam's first step moves every coordinate with a gradient by lr: here lr x the job's scale
+    preset = replace(PRESETS["default"], lr_strokes=4)
+    jobs = _jobs(setup, preset, seeds_per_job=(1, 1), strokes=(8, 4))
+    scales = [preset.lr_scale(8), preset.lr_scale(4)]
+    assert scales == [pytest.approx(0.5 ** 0.5), 1.0]
+    trainer = PointsTrainer(jobs, lr=1.0, scales=scales)
+    trainer.step([(0, 0), (1, 0)], lr=1.0, chunk=0)
+    for j, scale in enumerate(scales):
+        moved = (trainer.params[j][0] - jobs[j].points[0]).abs()
+        moved = moved[moved > 1e-6]
+        assert torch.allclose(moved, torch.full_like(moved, scale), atol=1e-3)
