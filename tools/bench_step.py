@@ -120,11 +120,11 @@ def steady(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
 
     def encoder_pass(trainer):
         images = batch.clone().requires_grad_(True)
-        features = trainer.objective.loss.encode(images)
+        features = trainer.jobs[0].objective.loss.encode(images)
         (features.layer2.sum() + features.layer3.sum() + features.embedding.sum()).backward()
 
     def bank(trainer):
-        targets = trainer.objective.targets
+        targets = trainer.jobs[0].objective.targets
         with torch.no_grad():
             targets._encode(targets.grids)
 
