@@ -19,7 +19,8 @@ paths). Figures, each the minimum over ``--repeats`` with its ratio now / before
 - in one process, both paths loaded and measured alternately, repeat by repeat (so that a busy
   machine slows both alike; "paired" is the median of the repeats' ratios): "encoder" the CLIP
   forward + backward alone of one chunk's batch (``seed_chunk`` x (1 + augmentations) images);
-  "bank" the no-gradient encoding of the target bank; "step, N seeds" one optimisation step (render,
+  "bank" the no-gradient encoding of the target bank (now spread over the first steps, before all
+  done before the first); "step, N seeds" one optimisation step (render,
   encoder forward + backward, Adam) of the preset's seeds (chunked by ``seed_chunk``) and of one seed
   (after pruning); "step, run mean" weighs the two as a run does (all seeds until ``prune_at``).
 
@@ -114,6 +115,9 @@ def steady(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
     torch, preset = run.torch, run.preset
     encoder = run.load()
     trainers = {path: run.trainer(encoder, path == "now") for path in PATHS}
+    targets = trainers["now"].jobs[0].objective.targets
+    if targets.grids is not None:  # the steps alone: the bank's cost is its own figure
+        targets._fill(run.np.arange(len(targets.grids)))
     chunk = min(preset.seed_chunk or len(run.seeds), len(run.seeds))
     batch = torch.rand(chunk * (1 + preset.augmentations), 3, 224, 224, generator=torch.Generator().manual_seed(0))
     batch = batch.to(run.device)
