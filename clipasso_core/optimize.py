@@ -118,6 +118,17 @@ def joint_losses(parts: list[tuple[JointObjective, tuple[torch.Tensor, Features]
     return out
 
 
+class _OneJob:
+    """``Objective``'s two calls for a ``JointObjective`` on its own: its pairs encoded in one call."""
+
+    def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
+                    rngs: list[np.random.Generator]) -> torch.Tensor:
+        return joint_losses([(self, self.pair_inputs(sketches, rngs), points)])[0]
+
+    def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        return joint_losses([(self, self.clean_inputs(sketches), points)])[0][:, 0]
+
+
 class TargetFeatures:
     """Target features for the loss: re-encoded for fresh augmentations every step (``bank`` = 0,
     the original), or from a fixed bank of ``bank`` augmentations (drawn up front from ``rng``)
@@ -171,7 +182,7 @@ class TargetFeatures:
         self.encoded[missing] = True
 
 
-class ClipObjective:
+class ClipObjective(_OneJob):
     """CLIPasso's loss against target [3, H, W] (0..1): per sketch one clean pair and
     ``preset.augmentations`` augmented ones (the same augmentation on sketch and target), target
     features as ``preset.target_bank`` says (``TargetFeatures``; rng draws the bank). With
@@ -202,15 +213,8 @@ class ClipObjective:
     def clean_inputs(self, sketches: torch.Tensor) -> tuple[torch.Tensor, Features]:
         return sketches, self.targets.clean[[0] * len(sketches)]
 
-    def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
-                    rngs: list[np.random.Generator]) -> torch.Tensor:
-        return joint_losses([(self, self.pair_inputs(sketches, rngs), points)])[0]
 
-    def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return joint_losses([(self, self.clean_inputs(sketches), points)])[0][:, 0]
-
-
-class WithPointsPenalty:
+class WithPointsPenalty(_OneJob):
     """``objective`` (a ``ClipObjective``) plus a term on the control points, penalty(points [B, S, 4,
     2]) -> [B] (e.g. a temporal term keeping strokes near flow-predicted positions). It is added to
     every pair, so the step loss and the evaluation each count it once."""
@@ -226,13 +230,6 @@ class WithPointsPenalty:
 
     def finish(self, losses: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return self.objective.finish(losses, points) + self.penalty(points)[:, None]
-
-    def pair_losses(self, sketches: torch.Tensor, points: torch.Tensor,
-                    rngs: list[np.random.Generator]) -> torch.Tensor:
-        return joint_losses([(self, self.pair_inputs(sketches, rngs), points)])[0]
-
-    def clean_losses(self, sketches: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return joint_losses([(self, self.clean_inputs(sketches), points)])[0][:, 0]
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:

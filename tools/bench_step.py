@@ -32,13 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import run_child  # tools/ is the script's folder: on sys.path
 
 PATHS = ("before", "now")
 
@@ -155,10 +156,7 @@ def child(args: argparse.Namespace, mode: list[str]) -> dict:
     cmd = [sys.executable, __file__, *mode, "--device", args.device, "--backbone", args.backbone,
            "--preset", args.preset, "--strokes", str(args.strokes), "--repeats", str(args.repeats),
            "--threads", str(args.threads), "--clock", args.clock]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        sys.exit(f"benchmark child failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(cmd)
 
 
 def main() -> None:
