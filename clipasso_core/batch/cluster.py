@@ -27,12 +27,14 @@ import time
 import warnings
 from collections import deque
 from dataclasses import replace
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..contract.formats import Sketch
 from ..errors import ClipassoError, InputError
-from .inputs import Item
 from .run import BatchResult, auto_batch_size, sketch_many
+
+if TYPE_CHECKING:
+    from .inputs import Item
 
 MAX_RESTARTS = 10
 """Times Ray restarts an actor whose process died (its engine and models load again)."""

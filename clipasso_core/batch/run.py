@@ -13,12 +13,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..contract import events
 from ..contract.formats import FormatError, Sketch
 from ..errors import Cancelled, InputError
-from .inputs import Item, collect
+
+if TYPE_CHECKING:  # inputs (numpy, Pillow) loads when sketch_many runs, not with the command's parser
+    from .inputs import Item
 
 ENCODED_IMAGE_BYTES = 100 * 2 ** 20
 """Saved activations of one 224 px image through the CLIP RN101 forward kept for the backward
@@ -108,6 +110,7 @@ def sketch_many(inputs: Iterable[Item | str], config=None, *, batch_size: int | 
     (``pipeline.start_engine``) to sketch with instead of a new one, its models kept loaded from one
     call to the next (its config and encoders are then the run's)."""
     from ..downloads import reporting
+    from .inputs import Item, collect
 
     items = [item if isinstance(item, Item) else None for item in inputs]
     if any(item is None for item in items):
