@@ -22,7 +22,7 @@ from . import __version__
 from .contract import events
 from .contract.client import EXIT_CANCELLED
 from .contract.formats import FormatError
-from .contract.options import ANIMATE_OPTIONS, RUN_OPTIONS, WEIGHT_FILE_OPTIONS
+from .contract.options import ANIMATE_OPTIONS, EDIT_OPTIONS, RUN_OPTIONS, WEIGHT_FILE_OPTIONS
 from .errors import Cancelled, ClipassoError, InputError
 from .launcher import Stop, progress_mode
 
@@ -275,6 +275,10 @@ examples:
   clipasso sketch photo.jpg --strokes 8 --preset fast        a quick, more abstract sketch
   clipasso sketch photo.jpg --levels 32,16,8,4 --json s.json four levels of abstraction in one run
   clipasso sketch photo.jpg --init edited.svg -o refined.svg refine an edited sketch
+  clipasso sketch photo.jpg --init s.json --lock 0-5         keep strokes 0 to 5, re-sketch the rest
+  clipasso sketch photo.jpg --init s.json --add 4 --region 100,80,300,240
+                                                             4 new strokes in that rectangle
+  clipasso sketch photo.jpg --init erased.svg --fill-to 16   draw back the strokes erased
   clipasso sketch --backbone tiny-random --preset fast       a smoke test with random weights"""
 ANIMATE_DESCRIPTION = """\
 Sketch every frame of a moving picture; each frame continues the previous frame's strokes (moved
@@ -306,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--draw-on", type=float, metavar="SECONDS",
                    help="write an SVG that draws itself stroke by stroke, most important first, in SECONDS")
     s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
+    for name, kind in (("lock", str), ("add", int), ("fill_to", int), ("region", str), ("move", str)):
+        _add_option(s, name, kind, EDIT_OPTIONS)
     a = sub.add_parser("animate", help="sketch the frames of a video, animated image or image folder into "
                                        "an animated SVG whose strokes move with the frames",
                        description=ANIMATE_DESCRIPTION, epilog=ANIMATE_EXAMPLES,
@@ -375,17 +381,29 @@ def _config(args: argparse.Namespace):
         seed=args.seed, **{field: getattr(args, name) for field, name in LOOKS.items() if _given(args, name)},
         mask=args.mask, mask_model=args.mask_model, device=args.device, backbone=args.backbone,
         clip_weights=args.clip_weights, saliency_weights=args.saliency_weights, init=args.init,
-        preview_every=args.preview_every, levels=_levels(getattr(args, "levels", ""))).validate()
+        preview_every=args.preview_every, levels=_levels(getattr(args, "levels", "")),
+        **_edits(args)).validate()
+
+
+def _edits(args: argparse.Namespace) -> dict:
+    """The refine options of ``sketch`` (none for the other commands)."""
+    if not hasattr(args, "lock"):
+        return {}
+    from .edit.plan import parse_ids
+
+    return {"lock": parse_ids(args.lock), "add": args.add, "fill_to": args.fill_to,
+            "region": args.region or None, "move": args.move}
 
 
 def _stroke_count(args: argparse.Namespace, config) -> int:
     """The run's stroke count: --init's strokes, else the largest of --levels, else --strokes. A
     given --strokes that says otherwise is refused rather than ignored."""
-    from .pipeline import read_init
+    from .pipeline import read_init, run_stroke_count
 
     if config.init:
-        count = len(read_init(config.init).strokes)
-        why = f"the --init file, which has {count} strokes: an --init sketch keeps its own strokes"
+        count = run_stroke_count(config, read_init(config.init))
+        why = (f"the --init file and the strokes added, {count} strokes: an --init sketch keeps its own "
+               "strokes (add some with --add or --fill-to)")
     elif config.levels:
         count = config.levels[0]
         why = f"--levels: the largest level ({count}) is the stroke count"

@@ -104,6 +104,21 @@ class SketchConfig:
     levels: tuple[int, ...] = ()
     """Levels of abstraction from one run, largest first (``--levels 32,16,8,4``); the largest is
     the stroke count. Empty: one level of ``strokes``."""
+    lock: tuple[int, ...] = ()
+    """Ids of ``init`` strokes kept as they are (besides those the file marks locked; ``edit.plan``)."""
+    add: int = 0
+    """New strokes added to the ``init`` sketch (``--add``)."""
+    fill_to: int = 0
+    """Add as many strokes as the ``init`` sketch lacks to have this many (``--fill-to``; 0: none)."""
+    region: str | None = None
+    """Where new strokes start and moving strokes stay (``edit.region``: a rectangle, polygon or mask)."""
+    move: str = "auto"
+    """Which strokes of a refine move: auto, new or unlocked (``edit.plan``)."""
+
+    @property
+    def edits(self) -> bool:
+        """Whether the run refines its init sketch with locks, new strokes or a region."""
+        return bool(self.lock or self.add or self.fill_to or self.region or self.move != "auto")
 
     def validate(self) -> "SketchConfig":
         """Check every value; raise InputError with a clear message for the first bad one."""
@@ -142,7 +157,20 @@ class SketchConfig:
             raise InputError(f"unknown backbone {self.backbone!r} (choose from {', '.join(PROFILES)})")
         if not isinstance(self.preview_every, int) or self.preview_every < 1:
             raise InputError("preview period must be >= 1")
+        self._validate_edits()
         return self
+
+    def _validate_edits(self) -> None:
+        from .edit.plan import MOVE_CHOICES
+
+        if self.edits and not self.init:
+            raise InputError("--lock, --add, --fill-to, --region and --move refine a sketch: give it with --init")
+        if self.add and self.fill_to:
+            raise InputError("give --add N (that many new strokes) or --fill-to N (up to N strokes), not both")
+        _whole("new strokes (--add)", self.add, 0, RUN_OPTIONS["strokes"].maximum)
+        _whole("stroke count (--fill-to)", self.fill_to, 0, RUN_OPTIONS["strokes"].maximum, "0: none")
+        if self.move not in MOVE_CHOICES:
+            raise InputError(f"unknown --move {self.move!r} (choose from {', '.join(MOVE_CHOICES)})")
 
     def resolved_preset(self) -> Preset:
         """The preset with this config's iteration count applied."""

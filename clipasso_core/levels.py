@@ -109,12 +109,14 @@ def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, ob
                    on_level: Callable[[int, RankedStrokes], None] | None = None,
                    cancelled: Callable[[], bool] = lambda: False,
                    step_reporter: Callable[[int], Callable[[StepReport], None] | None] = lambda count: None,
+                   movable: set[int] | None = None, keep_in: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    ) -> list[RankedStrokes]:
     """The levels of ``counts`` (each smaller than the one before, all below len(top.points)), each
     from the most important strokes of the previous level, fine-tuned and ranked again (``style``:
     every stroke's, indexed by stroke id: strokes keep their own width and colour). Stops early
     (returning the levels done) when ``cancelled``. ``step_reporter(count)``: the fine-tune's step
-    callback for the level of ``count`` strokes (or None)."""
+    callback for the level of ``count`` strokes (or None). ``movable``: the ids of the strokes the
+    fine-tuning may move (None: all; the others keep their points), ``keep_in``: as ``optimize``'s."""
     levels, previous = [], top
     for count in counts:
         if cancelled():
@@ -122,7 +124,9 @@ def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, ob
         schedule = replace(preset, iterations=fine_tune_steps(preset, count, counts[0]), prune_at=0.0, seeds=1)
         kept = select(previous, count, style, objective)
         sub_style = _pick(style, kept.ids)
-        result = optimize(kept.points[None], sub_style, objective, schedule, [rng], step_reporter(count), cancelled)
+        moves = None if movable is None else torch.tensor([i in movable for i in kept.ids], device=kept.points.device)
+        result = optimize(kept.points[None], sub_style, objective, schedule, [rng], step_reporter(count), cancelled,
+                          movable=moves, keep_in=keep_in)
         level = rank_strokes(result.points[0], kept.ids, sub_style, objective)
         if result.cancelled and result.iterations[0] == 0:
             break  # cancelled before this level's first step: it is not a level

@@ -318,13 +318,18 @@ class SeedTracker:
 class Job:
     """One image's seeds in an optimisation: points [B, S, 4, 2] (canvas px) of its B seeds, drawn
     in ``style``, scored by ``objective``; rngs: one generator per seed (its augmentations);
-    on_progress: called after every step the job takes part in."""
+    on_progress: called after every step the job takes part in. movable [S] (bool; None: all):
+    the strokes that move; the others keep their starting points bit for bit. keep_in (None: the
+    style's box only): maps points [..., 2] (canvas px) into the area moving strokes must stay in,
+    applied after the clamp to the box."""
 
     points: torch.Tensor
     style: StrokeStyle
     objective: Objective
     rngs: list[np.random.Generator]
     on_progress: Callable[[StepReport], None] | None = None
+    movable: torch.Tensor | None = None
+    keep_in: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 Slot = tuple[int, int]
@@ -358,9 +363,20 @@ class PointsTrainer:
         self.adam.step()
         with torch.no_grad():
             for job, seed in slots:
-                low, high = self.bounds[job]
-                self.params[job][seed].copy_(torch.maximum(torch.minimum(self.params[job][seed], high), low))
+                self._settle(job, seed)
         return losses
+
+    def _settle(self, j: int, seed: int) -> None:
+        """After a step: the job's points clamped to its box and moved by its ``keep_in``; strokes
+        that do not move set back to their starting points."""
+        job, param = self.jobs[j], self.params[j][seed]
+        low, high = self.bounds[j]
+        settled = torch.maximum(torch.minimum(param, high), low)
+        if job.keep_in is not None:
+            settled = job.keep_in(settled)
+        if job.movable is not None:
+            settled = torch.where(job.movable[:, None, None], settled, job.points[seed])
+        param.copy_(settled)
 
     def _by_job(self, slots: list[Slot]) -> list[tuple[Job, torch.Tensor, list[int]]]:
         """(job, stacked points [B, S, 4, 2], seeds) per job of ``slots``, in their order."""
@@ -469,11 +485,14 @@ def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool
 def optimize(points: torch.Tensor, style: StrokeStyle, objective: Objective, preset: Preset,
              rngs: list[np.random.Generator], on_progress: Callable[[StepReport], None] | None = None,
              cancelled: Callable[[], bool] = lambda: False,
-             timings: dict[str, float] | None = None) -> OptimizationResult:
+             timings: dict[str, float] | None = None, movable: torch.Tensor | None = None,
+             keep_in: Callable[[torch.Tensor], torch.Tensor] | None = None) -> OptimizationResult:
     """Optimise points [B, S, 4, 2] (canvas px) of B seeds of one image, drawn in ``style``, against
     ``objective``.
 
     rngs: one generator per seed (its augmentations). timings (benchmarks) receives seconds per
     phase: "render", "loss" (objective forward and backward), "eval" (separate evaluations).
+    movable, keep_in: as ``Job``'s.
     """
-    return optimize_batch([Job(points, style, objective, rngs, on_progress)], preset, cancelled, timings)[0]
+    job = Job(points, style, objective, rngs, on_progress, movable, keep_in)
+    return optimize_batch([job], preset, cancelled, timings)[0]

@@ -32,6 +32,9 @@ from .optimize import ClipObjective, Job, OptimizationResult, StepReport, Stroke
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
 from .contract.formats import Level, Sketch, Stroke
+from .edit.plan import EditPlan, plan_edit
+from .edit.region import Region, canvas_area, canvas_keep_in, parse_region
+from .edit.starts import fill_probabilities, ink_wanted
 from .svg import from_svg
 
 EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"
@@ -155,11 +158,40 @@ def _initial_points(config: SketchConfig, init: Sketch | None, prepared: Prepare
     # no stroke starts in the border fade: its ramp reads as an edge along the whole frame
     inner = probs * canvas_module.inner_area(prepared.transform, canvas_module.TARGET_FEATHER)
     probs = inner / inner.sum() if inner.sum() > 0 else probs
+    return _sampled_strokes(probs, config.strokes, seeds, device)
+
+
+def _sampled_strokes(probs: np.ndarray, count: int, seeds: list[int], device: torch.device) -> torch.Tensor:
+    """``count`` strokes [B, count, 4, 2] (canvas px) per seed, started from probs [H, W]."""
     per_seed = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        per_seed.append(init_strokes(sample_starts(probs, config.strokes, rng), CANVAS, rng))
+        per_seed.append(init_strokes(sample_starts(probs, count, rng), CANVAS, rng))
     return torch.from_numpy(np.stack(per_seed)).to(device)
+
+
+def _added_strokes(job: "ImageJob", points: torch.Tensor, style: StrokeStyle, objective: ClipObjective,
+                   seeds: list[int], saliency: Callable[[], object]) -> torch.Tensor:
+    """Points [B, S + added, 4, 2]: the init strokes points [B, S, 4, 2] and, after them, the job's new
+    strokes started where ink is missing (``edit.starts``) inside its region, away from the border fade."""
+    device, transform = points.device, job.prepared.transform
+    current = points[:1]
+    wanted = ink_wanted(_kept_style(style, len(current[0])).render(current)[0],
+                        lambda images: objective.clean_losses(images, current.expand(len(images), -1, -1, -1)))
+    allowed = canvas_module.inner_area(transform, canvas_module.TARGET_FEATHER)
+    if job.region is not None:
+        area = canvas_area(job.region, transform)
+        allowed = allowed & area if (allowed & area).any() else area
+    probs = fill_probabilities(start_probabilities(saliency(), job.prepared.target.to(device)), wanted, allowed)
+    new = _sampled_strokes(probs, job.edit.added, seeds, device)
+    if job.region is not None:
+        new = canvas_keep_in(job.region, transform)(new)
+    return torch.cat([points, new.to(points.dtype)], dim=1)
+
+
+def _kept_style(style: StrokeStyle, count: int) -> StrokeStyle:
+    """The style of the first ``count`` strokes."""
+    return StrokeStyle(style.widths[:count], style.colors[:count], style.box, style.size)
 
 
 def _rgba(color: str, opacity: float) -> list[float]:
@@ -195,11 +227,14 @@ class Looks:
         return StrokeStyle(widths, colors.reshape(len(ids), 4), box, CANVAS)
 
 
-def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTransform) -> Looks:
+def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTransform,
+                 edit: EditPlan | None = None) -> Looks:
     """The looks of a run's strokes: without an init sketch, the config's for each of its strokes;
     with one, each init stroke's own width (scaled from the init's size to the image's, then to the
     canvas, kept within ``--width``'s range), colour and opacity (at least ``--opacity``'s minimum),
-    except where the config sets one (a given --width, --color or --opacity applies to every stroke)."""
+    except where the config sets one (a given --width, --color or --opacity applies to every stroke
+    but the locked ones). The ``edit``'s new strokes look as the config says, else as the init's
+    typical stroke (median width and opacity, most common colour)."""
     if init is None:
         count = config.strokes
         return Looks([config.canvas_stroke_width] * count, [config.color] * count, [config.opacity] * count)
@@ -207,22 +242,43 @@ def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTra
     scale = math.sqrt(transform.width / init.width * transform.height / init.height) / transform.scale
     if not (math.isfinite(scale) and scale > 0):
         scale = 1.0  # a degenerate init size: refused by _init_points
-    widths, colors, opacities = [], [], []
-    for stroke in init.strokes:
-        width = min(width_option.maximum, max(width_option.minimum, stroke.width * scale))
-        widths.append(config.canvas_stroke_width if config.canvas_stroke_width is not None else width)
-        colors.append(config.color if config.color is not None else stroke.color.lower())
-        opacity = min(1.0, max(opacity_option.minimum, stroke.opacity))
-        opacities.append(config.opacity if config.opacity is not None else opacity)
-    return Looks(widths, colors, opacities)
+    locked = edit.locked if edit is not None else [False] * len(init.strokes)
+    own = Looks([min(width_option.maximum, max(width_option.minimum, s.width * scale)) for s in init.strokes],
+                [s.color.lower() for s in init.strokes],
+                [min(1.0, max(opacity_option.minimum, s.opacity)) for s in init.strokes])
+    typical = (float(np.median(own.widths)), max(own.colors, key=own.colors.count), float(np.median(own.opacities)))
+    given = (config.canvas_stroke_width, config.color, config.opacity)
+    looks = Looks([], [], [])
+    for i in range(len(init.strokes) + (edit.added if edit is not None else 0)):
+        kept = (own.widths[i], own.colors[i], own.opacities[i]) if i < len(init.strokes) else typical
+        fixed = i < len(init.strokes) and locked[i]
+        for values, value, set_to in zip((looks.widths, looks.colors, looks.opacities), kept, given):
+            values.append(value if fixed or set_to is None else set_to)
+    return looks
 
 
-def _ranked_sketch(ranked: RankedStrokes, looks: Looks, prepared: Prepared, metadata: dict) -> Sketch:
-    """The sketch of strokes in rank order, each with its id and rank."""
+def _ranked_sketch(ranked: RankedStrokes, looks: Looks, prepared: Prepared, metadata: dict,
+                   job: "ImageJob | None" = None) -> Sketch:
+    """The sketch of strokes in rank order, each with its id and rank (with the ``job``'s edit: its
+    output id, and its locked strokes exactly as the init file has them, ``_locked_stroke``)."""
     sketch = _to_sketch(ranked.points.cpu(), looks, prepared, metadata, ranked.ids)
-    for rank, (stroke, stroke_id) in enumerate(zip(sketch.strokes, ranked.ids)):
-        stroke.id, stroke.rank = stroke_id, rank
+    edit = job.edit if job is not None else None
+    for rank, (stroke, place) in enumerate(zip(sketch.strokes, ranked.ids)):
+        stroke.id, stroke.rank = place, rank
+        if edit is not None:
+            if place < edit.kept and edit.locked[place]:
+                sketch.strokes[rank] = stroke = _locked_stroke(job.init.strokes[place], job.init, prepared.transform)
+            stroke.id, stroke.rank = edit.ids[place], rank
     return sketch
+
+
+def _locked_stroke(stroke: Stroke, init: Sketch, transform: CanvasTransform) -> Stroke:
+    """A locked init stroke as the result has it: its own points, width, colour and opacity, scaled
+    from the init's size to the image's (exactly the file's when the sizes agree)."""
+    sx, sy = transform.width / init.width, transform.height / init.height
+    points = list(stroke.points) if (sx, sy) == (1.0, 1.0) else [(x * sx, y * sy) for x, y in stroke.points]
+    width = stroke.width if (sx, sy) == (1.0, 1.0) else stroke.width * math.sqrt(sx * sy)
+    return Stroke(points, width, stroke.color, stroke.opacity, locked=True)
 
 
 def _to_sketch(points: torch.Tensor, looks: Looks, prepared: Prepared, metadata: dict, ids=None) -> Sketch:
@@ -289,13 +345,13 @@ class Engine:
             self.saliency = encoder.to(self.device)
         return self.saliency
 
-    def check_models(self, loaded: LoadedImage, init: bool) -> None:
+    def check_models(self, loaded: LoadedImage, init: bool, adds: bool = False) -> None:
         """Before any model loads: one ModelUnavailableError naming every model file this run needs
-        (the mask model when ``loaded`` is masked with rembg, the saliency model unless ``init``,
-        the loss model; each unless replaced by ``encoders`` or random) that is neither here nor
-        downloadable now."""
+        (the mask model when ``loaded`` is masked with rembg, the saliency model unless ``init`` and
+        no strokes are added (``adds``), the loss model; each unless replaced by ``encoders`` or
+        random) that is neither here nor downloadable now."""
         needed = [mask_model_needed(self.config.mask_model) if uses_rembg(loaded, self.config) else None]
-        if self.encoders.saliency is None and not init:
+        if self.encoders.saliency is None and (adds or not init):
             needed.append(model_needed(self.profile, "saliency", self.config.saliency_weights))
         if self.encoders.loss is None:
             needed.append(model_needed(self.profile, "loss", self.config.clip_weights))
@@ -303,8 +359,10 @@ class Engine:
 
     @property
     def random_weights(self) -> bool:
-        """Whether a network of the profile with random weights is used (saliency only without --init)."""
-        needs_profile = self.encoders.loss is None or (self.encoders.saliency is None and not self.config.init)
+        """Whether a network of the profile with random weights is used (saliency only without --init
+        or when strokes are added to it)."""
+        adds = bool(self.config.add or self.config.fill_to)
+        needs_profile = self.encoders.loss is None or (self.encoders.saliency is None and (adds or not self.config.init))
         return self.profile.random and needs_profile
 
     def metadata(self) -> dict:
@@ -342,12 +400,22 @@ def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engi
 @dataclass
 class ImageJob:
     """One image of a run: ``config`` (the run's, with this image's stroke count and seed), the
-    ``init`` sketch its strokes start from (or None), its canvas and how its strokes look."""
+    ``init`` sketch its strokes start from (or None), its canvas and how its strokes look; with an
+    init, ``edit`` (what the refine locks, moves and adds; strokes in the optimiser are the init's,
+    then the added ones) and ``region`` (where added and moving strokes stay, or None)."""
 
     config: SketchConfig
     init: Sketch | None
     prepared: Prepared
     looks: Looks
+    edit: EditPlan | None = None
+    region: Region | None = None
+
+    def movable(self, device: torch.device) -> torch.Tensor | None:
+        """The strokes that move [S] (bool), or None when all do."""
+        if self.edit is None or all(self.edit.movable):
+            return None
+        return self.edit.movable_mask(device)
 
 
 def image_job(engine: Engine, image: str | os.PathLike | LoadedImage | None, config: SketchConfig | None = None,
@@ -356,9 +424,15 @@ def image_job(engine: Engine, image: str | os.PathLike | LoadedImage | None, con
     missing one), masked and put on the canvas; ``config``: this image's (default the engine's)."""
     config = config or engine.config
     loaded = load_checked(image)
-    engine.check_models(loaded, init is not None)
+    region = parse_region(config.region, loaded.width, loaded.height) if config.region else None
+    edit = None
+    if init is not None:
+        scale = torch.tensor([loaded.width / init.width, loaded.height / init.height], dtype=torch.float64)
+        centres = torch.tensor([s.points for s in init.strokes], dtype=torch.float64).mean(1) * scale
+        edit = plan_edit(init, config.lock, config.add, config.fill_to, config.move, region, centres)
+    engine.check_models(loaded, init is not None, adds=bool(edit and edit.added))
     prepared = prepare(loaded, config)
-    return ImageJob(config, init, prepared, stroke_looks(config, init, prepared.transform))
+    return ImageJob(config, init, prepared, stroke_looks(config, init, prepared.transform, edit), edit, region)
 
 
 def step_reporter(progress: Callable[[events.Event], None] | None, job: ImageJob,
@@ -437,9 +511,15 @@ def optimise_images(engine: Engine, jobs: list[ImageJob], reports: list[Callable
         rngs = [np.random.default_rng(s + 1) for s in seeds]  # each seed's augmentations
         objective = ClipObjective(loss, job.prepared.target.to(engine.device), engine.preset, rngs[0],
                                   job.looks.stroke_width)
-        stroke_ids = list(range(points.shape[1])) if ids is None else list(ids)
+        count = points.shape[1] + (job.edit.added if job.edit is not None else 0)
+        stroke_ids = list(range(count)) if ids is None else list(ids)
         style = job.looks.style(stroke_ids, job.prepared.transform.image_box(), engine.device)
-        parts.append((Job(points, style, objective, rngs, report), seeds, stroke_ids))
+        if job.edit is not None and job.edit.added:
+            points = _added_strokes(job, points, style, objective, seeds, engine.load_saliency)
+            stop_if_cancelled()
+        keep_in = canvas_keep_in(job.region, job.prepared.transform) if job.region is not None else None
+        parts.append((Job(points, style, objective, rngs, report, job.movable(engine.device), keep_in),
+                      seeds, stroke_ids))
     results = optimize_batch([part[0] for part in parts], engine.preset, cancelled, timings)
     if all(result.cancelled and max(result.iterations) == 0 for result in results):
         stop_if_cancelled()
@@ -480,10 +560,19 @@ def read_run_init(config: SketchConfig) -> Sketch | None:
     """The --init sketch of a validated config (None without), its stroke count checked against
     --levels."""
     init = read_init(config.init) if config.init else None
-    if init is not None and config.levels and len(init.strokes) != config.levels[0]:
-        raise InputError(f"the largest of --levels ({config.levels[0]}) must be the --init file's "
-                         f"stroke count ({len(init.strokes)})")
+    if init is not None and config.levels:
+        count = run_stroke_count(config, init)
+        if count != config.levels[0]:
+            raise InputError(f"the largest of --levels ({config.levels[0]}) must be the run's stroke count "
+                             f"({count}: the --init file's strokes and those added)")
     return init
+
+
+def run_stroke_count(config: SketchConfig, init: Sketch) -> int:
+    """Strokes of a refine of ``init``: its own and those --add or --fill-to add."""
+    from .edit.plan import added_count
+
+    return len(init.strokes) + added_count(init, config.add, config.fill_to)
 
 
 def finish(engine: Engine, job: ImageJob, done: Optimised, progress: Callable[[events.Event], None] | None,
@@ -495,14 +584,17 @@ def finish(engine: Engine, job: ImageJob, done: Optimised, progress: Callable[[e
 
     def on_level(count: int, level: RankedStrokes) -> None:
         if progress is not None:
-            progress(events.LevelDone(count, round(level.loss, 6), _ranked_sketch(level, looks, prepared, {})))
+            progress(events.LevelDone(count, round(level.loss, 6), _ranked_sketch(level, looks, prepared, {}, job)))
 
     strokes = len(top.points)  # the init file's count when there is one
     if config.levels:
         on_level(strokes, top)
+    edit = job.edit
+    movable = None if edit is None else {i for i, moves in enumerate(edit.movable) if moves}
+    keep_in = canvas_keep_in(job.region, prepared.transform) if job.region is not None else None
     levels = smaller_levels(top, list(config.levels[1:]), done.style, done.objective, engine.preset,
                             done.rngs[winner], on_level, check.check,
-                            lambda count: step_reporter(progress, job, level=count))
+                            lambda count: step_reporter(progress, job, level=count), movable, keep_in)
     metadata = {
         **engine.metadata(), "strokes": strokes, "seed": done.seeds[winner], "seeds": done.seeds,
         "seed_losses": [round(v, 6) for v in result.losses], "iterations": result.iterations[winner],
@@ -511,9 +603,11 @@ def finish(engine: Engine, job: ImageJob, done: Optimised, progress: Callable[[e
     }
     if config.levels:
         metadata["levels"] = [config.levels[0], *(len(level.points) for level in levels)]
-    result_sketch = _ranked_sketch(top, looks, prepared, metadata)
+    if edit is not None:
+        metadata.update(locked=sum(edit.locked), added=edit.added, moved=sum(edit.movable))
+    result_sketch = _ranked_sketch(top, looks, prepared, metadata, job)
     if config.levels:
         result_sketch.levels = [Level(len(level.points), round(level.loss, 6),
-                                      _ranked_sketch(level, looks, prepared, {}).strokes)
+                                      _ranked_sketch(level, looks, prepared, {}, job).strokes)
                                 for level in (top, *levels)]
     return result_sketch

@@ -40,6 +40,12 @@ Reading (``from_svg``) takes SVGs as editors save them (Inkscape, Illustrator, t
   points are mapped (an affine map keeps a cubic Bézier cubic) and stroke widths scaled by the square
   root of the map's area factor. An element whose transform collapses it (``scale(0)``) is not drawn.
 
+* Identity and locks: a shape with ``data-stroke-id="N"`` (as clipasso writes it) that gives one
+  stroke keeps that id (a shape of several segments gives strokes without ids). A stroke is locked
+  (``Stroke.locked``: a refine keeps it as it is) when its element or a group around it has
+  ``data-locked="true"`` (clipasso's own mark, which Inkscape keeps) or Inkscape's own lock,
+  ``sodipodi:insensitive="true"`` (Object > Lock, the padlock of the Objects dialog).
+
 Refused with one ``InputError`` naming the element (its id, else its tag and first attributes): path
 data that does not follow the SVG grammar (also one not starting with M, or an arc whose end point
 is its start point), numbers that are not finite, a zero or negative ``stroke-width``, a unit not
@@ -124,10 +130,10 @@ def path_data(points: list[tuple[float, float]]) -> str:
 
 
 def path_element(s: Stroke, extra: str = "", content: str = "") -> str:
-    """The ``<path>`` of one stroke (its rank and id as data- attributes), ``extra`` attributes
-    added, ``content`` (e.g. an ``<animate>``) inside it."""
+    """The ``<path>`` of one stroke (its rank and id as data- attributes, ``data-locked="true"``
+    when locked), ``extra`` attributes added, ``content`` (e.g. an ``<animate>``) inside it."""
     extra = "".join(f' {name}="{value}"' for name, value in (("data-rank", s.rank), ("data-stroke-id", s.id))
-                    if value is not None) + extra
+                    if value is not None) + (' data-locked="true"' if s.locked else "") + extra
     start = (f'<path d="{path_data(s.points)}" stroke="{s.color}" stroke-width="{_num(s.width)}" '
              f'stroke-opacity="{_num(s.opacity)}"{extra}')
     return f"{start}>{content}</path>" if content else f"{start}/>"
@@ -619,6 +625,20 @@ def _check_entities(text: str) -> None:
 _CONTAINERS = {"svg", "g", "a", "switch"}
 _SHAPES = {"path", "line", "polyline", "polygon", "rect", "circle", "ellipse"}
 _DRAWN = _CONTAINERS | _SHAPES
+_SODIPODI_LOCK = "{http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd}insensitive"
+_LOCKED = "-clipasso-locked"
+"""The key in the inherited style under which a locked group passes its lock to its shapes."""
+
+
+def _locks(elem: ET.Element) -> bool:
+    """Whether the element itself is locked: ``data-locked="true"`` or Inkscape's ``sodipodi:insensitive``."""
+    return any(elem.get(key, "").strip().lower() in ("true", "1") for key in ("data-locked", _SODIPODI_LOCK))
+
+
+def _stroke_id(elem: ET.Element) -> int | None:
+    """The element's ``data-stroke-id`` as a whole number >= 0 (None when absent or not one)."""
+    text = elem.get("data-stroke-id", "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 def _size(root: ET.Element) -> tuple[float, float, float, float]:
@@ -678,6 +698,8 @@ def from_svg(text: str) -> Sketch:
         if own.get("display", "").lower() == "none":
             continue
         style = {**inherited, **{k: v for k, v in own.items() if k in _INHERITED}}
+        if _locks(elem):
+            style[_LOCKED] = "true"
         if "opacity" in own:
             alpha *= _fraction(own["opacity"], "opacity", fail)
         if elem.get("transform"):
@@ -729,9 +751,10 @@ def _add_shape(elem, tag, style, matrix, alpha, origin, strokes, fail) -> None:
     if len(segments) > budget:
         _too_many(fail)
     ox, oy = origin
+    stroke_id = _stroke_id(elem) if len(segments) == 1 else None
     for seg in segments:
         points = [(float(a * p.real + c * p.imag + e - ox), float(b * p.real + d * p.imag + f - oy))
                   for p in seg]
         if not all(math.isfinite(v) for point in points for v in point):
             fail("its coordinates are not finite numbers (after its transform)")
-        strokes.append(Stroke(points, width, color, opacity))
+        strokes.append(Stroke(points, width, color, opacity, id=stroke_id, locked=_LOCKED in style))

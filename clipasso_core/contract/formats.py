@@ -6,7 +6,8 @@ Sketch JSON, version 1 (PROTOCOL.md, "Sketch JSON")::
      "width": W, "height": H,                       # image size in px; coordinates are image px
      "strokes": [{"points": [[x0, y0], [x1, y1], [x2, y2], [x3, y3]],   # one cubic Bézier
                   "width": w, "color": "#rrggbb", "opacity": a,          # width in image px
-                  "id": 7, "rank": 0}, ...],        # optional: identity, importance (0 = most)
+                  "id": 7, "rank": 0,               # optional: identity, importance (0 = most)
+                  "locked": true}, ...],            # optional: a refine (--init) never moves it
      "levels": [{"count": 16, "loss": L, "strokes": [...]}, ...],       # optional, largest first
      "metadata": {...}}                             # generator, version, seed, loss, backbone, ...
 
@@ -78,7 +79,9 @@ def check_stroke_count(count: int, source: str) -> int:
 class Stroke:
     """One cubic Bézier stroke. points: 4 (x, y) control points in image px; width: image px;
     color: "#rrggbb"; opacity: 0..1; id: its identity through the levels of a sketch; rank: its
-    importance in its sketch (0 = the most important). id and rank are None when unknown."""
+    importance in its sketch (0 = the most important). id and rank are None when unknown. locked:
+    a refine of the sketch (``--init``) keeps the stroke exactly as it is (it is drawn and scored,
+    never moved or restyled)."""
 
     points: list[tuple[float, float]]
     width: float = 3.0
@@ -86,11 +89,14 @@ class Stroke:
     opacity: float = 1.0
     id: int | None = None
     rank: int | None = None
+    locked: bool = False
 
     def to_dict(self) -> dict:
         out = {"points": [[float(x), float(y)] for x, y in self.points], "width": float(self.width),
                "color": self.color, "opacity": float(self.opacity)}
         out.update({k: v for k, v in (("id", self.id), ("rank", self.rank)) if v is not None})
+        if self.locked:
+            out["locked"] = True
         return out
 
     @classmethod
@@ -112,7 +118,15 @@ class Stroke:
             points.append((check_number(p[0], f"{where} x"), check_number(p[1], f"{where} y")))
         return cls(points, check_number(width, f"{where} width", 0.0, exclusive_min=True),
                    check_color(color, where), check_number(opacity, f"{where} opacity", 0.0, 1.0),
-                   _index(data.get("id"), f"{where} id"), _index(data.get("rank"), f"{where} rank"))
+                   _index(data.get("id"), f"{where} id"), _index(data.get("rank"), f"{where} rank"),
+                   _flag(data.get("locked", False), f"{where} locked"))
+
+
+def _flag(value, what: str) -> bool:
+    """A JSON boolean."""
+    if not isinstance(value, bool):
+        raise FormatError(f"{what} must be true or false, got {value!r}")
+    return value
 
 
 def _index(value, what: str) -> int | None:

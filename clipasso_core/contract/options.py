@@ -69,18 +69,34 @@ ANIMATE_OPTIONS = {o.name: o for o in (
            1000.0),
 )}
 """``clipasso animate``'s own options (it also takes every RUN_OPTIONS option but levels)."""
+MOVE_CHOICES = ("auto", "new", "unlocked")
+"""Which strokes of a refine move: auto (the new ones when strokes are added, else every unlocked
+one), new (only the added ones), unlocked (every unlocked one and the added ones)."""
+EDIT_OPTIONS = {o.name: o for o in (
+    Option("lock", "--lock", "", "ids of --init strokes kept exactly as they are, e.g. 0-5,9 (besides those "
+           "the file marks locked)"),
+    Option("add", "--add", 0, "new strokes added to the --init sketch, started where ink is missing", 0,
+           MAX_STROKES),
+    Option("fill_to", "--fill-to", 0, "add as many strokes as the --init sketch lacks to have this many (0: none)",
+           0, MAX_STROKES),
+    Option("region", "--region", "", "where new strokes start and moving strokes stay: x0,y0,x1,y1 (a rectangle "
+           "in image px), \"x,y x,y x,y ...\" (a polygon) or a mask image (white inside)"),
+    Option("move", "--move", "auto", "which strokes move: auto (the new ones when adding, else every unlocked "
+           "one), new, unlocked", choices=MOVE_CHOICES),
+)}
+"""``clipasso sketch``'s refine options (with ``--init``: the artist in the loop)."""
 WEIGHT_FILE_OPTIONS = {o.name: o for o in (
     Option("clip_weights", "--clip-weights", "", "local checkpoint file of the CLIP RN101 loss model"),
     Option("saliency_weights", "--saliency-weights", "", "local checkpoint file of the CLIP ViT-B/32 saliency model"),
 )}
 """Local weight files instead of the first-run download (empty: download and cache)."""
-LEFT_OUT = {"seeds": 0, "iterations": 0, "end": -1, "fps": 0}
+LEFT_OUT = {"seeds": 0, "iterations": 0, "end": -1, "fps": 0, "add": 0, "fill_to": 0}
 """Option values that mean "the core's default" (the preset's, the input's): the flag is left out."""
 
 
 def run_arguments(values: dict) -> list[str]:
     """The ``clipasso sketch`` / ``animate`` flags for options keyed by their RUN_OPTIONS,
-    ANIMATE_OPTIONS or WEIGHT_FILE_OPTIONS names, each checked against the table (FormatError naming
+    ANIMATE_OPTIONS, WEIGHT_FILE_OPTIONS or EDIT_OPTIONS names (lock: ids as a list or "0-5,9"), each checked against the table (FormatError naming
     the option otherwise; empty weight files are left out). With levels, their largest is the stroke
     count: ``strokes`` is left out (the core refuses a --strokes that disagrees)."""
     args = []
@@ -88,7 +104,8 @@ def run_arguments(values: dict) -> list[str]:
     for name, value in values.items():
         if name == "strokes" and with_levels:
             continue
-        option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or WEIGHT_FILE_OPTIONS.get(name)
+        option = (RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or WEIGHT_FILE_OPTIONS.get(name)
+                  or EDIT_OPTIONS.get(name))
         if option is None:
             raise FormatError(f"not a run option of the clipasso core: {name}")
         if option.choices:
@@ -96,7 +113,9 @@ def run_arguments(values: dict) -> list[str]:
                 raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
         elif name == "color":
             value = check_color(value, name)
-        elif name in WEIGHT_FILE_OPTIONS:
+        elif name in WEIGHT_FILE_OPTIONS or name in ("lock", "region"):
+            if isinstance(value, (list, tuple)):
+                value = ",".join(str(v) for v in value)
             if not value:
                 continue
             value = str(value)
