@@ -398,12 +398,17 @@ def _edits(args: argparse.Namespace) -> dict:
 def _stroke_count(args: argparse.Namespace, config) -> int:
     """The run's stroke count: --init's strokes, else the largest of --levels, else --strokes. A
     given --strokes that says otherwise is refused rather than ignored."""
-    from .pipeline import read_init, run_stroke_count
+    from .pipeline import load_checked, plan_refine, read_init, run_stroke_count
 
     if config.init:
-        count = run_stroke_count(config, read_init(config.init))
-        why = (f"the --init file and the strokes added, {count} strokes: an --init sketch keeps its own "
-               "strokes (add some with --add or --fill-to)")
+        init = read_init(config.init)
+        count = run_stroke_count(config, init)
+        if hasattr(args, "lock"):  # sketch: its refine checked before the start event
+            image = load_checked(args.input)
+            plan_refine(config, init, image.width, image.height)
+        why = (f"the --init file, which has {count} strokes: an --init sketch keeps its own strokes"
+               if count == len(init.strokes) else
+               f"the --init file and the strokes added, {count} strokes: an --init sketch keeps its own strokes")
     elif config.levels:
         count = config.levels[0]
         why = f"--levels: the largest level ({count}) is the stroke count"

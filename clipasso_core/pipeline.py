@@ -233,8 +233,8 @@ def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTra
     with one, each init stroke's own width (scaled from the init's size to the image's, then to the
     canvas, kept within ``--width``'s range), colour and opacity (at least ``--opacity``'s minimum),
     except where the config sets one (a given --width, --color or --opacity applies to every stroke
-    but the locked ones). The ``edit``'s new strokes look as the config says, else as the init's
-    typical stroke (median width and opacity, most common colour)."""
+    that moves: with an ``edit``, the others keep theirs). The ``edit``'s new strokes look as the
+    config says, else as the init's typical stroke (median width and opacity, most common colour)."""
     if init is None:
         count = config.strokes
         return Looks([config.canvas_stroke_width] * count, [config.color] * count, [config.opacity] * count)
@@ -242,7 +242,7 @@ def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTra
     scale = math.sqrt(transform.width / init.width * transform.height / init.height) / transform.scale
     if not (math.isfinite(scale) and scale > 0):
         scale = 1.0  # a degenerate init size: refused by _init_points
-    locked = edit.locked if edit is not None else [False] * len(init.strokes)
+    movable = edit.movable if edit is not None else [True] * len(init.strokes)
     own = Looks([min(width_option.maximum, max(width_option.minimum, s.width * scale)) for s in init.strokes],
                 [s.color.lower() for s in init.strokes],
                 [min(1.0, max(opacity_option.minimum, s.opacity)) for s in init.strokes])
@@ -251,7 +251,7 @@ def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTra
     looks = Looks([], [], [])
     for i in range(len(init.strokes) + (edit.added if edit is not None else 0)):
         kept = (own.widths[i], own.colors[i], own.opacities[i]) if i < len(init.strokes) else typical
-        fixed = i < len(init.strokes) and locked[i]
+        fixed = not movable[i]
         for values, value, set_to in zip((looks.widths, looks.colors, looks.opacities), kept, given):
             values.append(value if fixed or set_to is None else set_to)
     return looks
@@ -260,25 +260,26 @@ def stroke_looks(config: SketchConfig, init: Sketch | None, transform: CanvasTra
 def _ranked_sketch(ranked: RankedStrokes, looks: Looks, prepared: Prepared, metadata: dict,
                    job: "ImageJob | None" = None) -> Sketch:
     """The sketch of strokes in rank order, each with its id and rank (with the ``job``'s edit: its
-    output id, and its locked strokes exactly as the init file has them, ``_locked_stroke``)."""
+    output id, and the strokes that did not move exactly as the init file has them, ``_kept_stroke``)."""
     sketch = _to_sketch(ranked.points.cpu(), looks, prepared, metadata, ranked.ids)
     edit = job.edit if job is not None else None
     for rank, (stroke, place) in enumerate(zip(sketch.strokes, ranked.ids)):
         stroke.id, stroke.rank = place, rank
         if edit is not None:
-            if place < edit.kept and edit.locked[place]:
-                sketch.strokes[rank] = stroke = _locked_stroke(job.init.strokes[place], job.init, prepared.transform)
+            if not edit.movable[place]:
+                sketch.strokes[rank] = stroke = _kept_stroke(job.init.strokes[place], job.init, prepared.transform)
+                stroke.locked = edit.locked[place]
             stroke.id, stroke.rank = edit.ids[place], rank
     return sketch
 
 
-def _locked_stroke(stroke: Stroke, init: Sketch, transform: CanvasTransform) -> Stroke:
-    """A locked init stroke as the result has it: its own points, width, colour and opacity, scaled
-    from the init's size to the image's (exactly the file's when the sizes agree)."""
+def _kept_stroke(stroke: Stroke, init: Sketch, transform: CanvasTransform) -> Stroke:
+    """An init stroke that did not move as the result has it: its own points, width, colour and
+    opacity, scaled from the init's size to the image's (exactly the file's when the sizes agree)."""
     sx, sy = transform.width / init.width, transform.height / init.height
     points = list(stroke.points) if (sx, sy) == (1.0, 1.0) else [(x * sx, y * sy) for x, y in stroke.points]
     width = stroke.width if (sx, sy) == (1.0, 1.0) else stroke.width * math.sqrt(sx * sy)
-    return Stroke(points, width, stroke.color, stroke.opacity, locked=True)
+    return Stroke(points, width, stroke.color, stroke.opacity)
 
 
 def _to_sketch(points: torch.Tensor, looks: Looks, prepared: Prepared, metadata: dict, ids=None) -> Sketch:
@@ -424,15 +425,19 @@ def image_job(engine: Engine, image: str | os.PathLike | LoadedImage | None, con
     missing one), masked and put on the canvas; ``config``: this image's (default the engine's)."""
     config = config or engine.config
     loaded = load_checked(image)
-    region = parse_region(config.region, loaded.width, loaded.height) if config.region else None
-    edit = None
-    if init is not None:
-        scale = torch.tensor([loaded.width / init.width, loaded.height / init.height], dtype=torch.float64)
-        centres = torch.tensor([s.points for s in init.strokes], dtype=torch.float64).mean(1) * scale
-        edit = plan_edit(init, config.lock, config.add, config.fill_to, config.move, region, centres)
+    edit, region = plan_refine(config, init, loaded.width, loaded.height) if init is not None else (None, None)
     engine.check_models(loaded, init is not None, adds=bool(edit and edit.added))
     prepared = prepare(loaded, config)
     return ImageJob(config, init, prepared, stroke_looks(config, init, prepared.transform, edit), edit, region)
+
+
+def plan_refine(config: SketchConfig, init: Sketch, width: float, height: float) -> tuple[EditPlan, Region | None]:
+    """The plan of a refine of ``init`` over an image of ``width`` x ``height`` px and its region
+    (``edit``); InputError for a region or plan that cannot be."""
+    region = parse_region(config.region, width, height) if config.region else None
+    scale = torch.tensor([width / init.width, height / init.height], dtype=torch.float64)
+    centres = torch.tensor([s.points for s in init.strokes], dtype=torch.float64).mean(1) * scale
+    return plan_edit(init, config.lock, config.add, config.fill_to, config.move, region, centres), region
 
 
 def step_reporter(progress: Callable[[events.Event], None] | None, job: ImageJob,

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from clipasso_core.config import PRESETS
-from clipasso_core.contract.formats import Sketch
+from clipasso_core.contract.formats import Sketch, Stroke
 from clipasso_core.pipeline import EXAMPLE_IMAGE as EXAMPLE
 from clipasso_core.svg import from_svg
 from conftest import ink_iou, render_svg
@@ -527,3 +527,24 @@ def test_inputs_sketch_cannot_use_are_one_clear_line(tmp_path, cli_env, case):
     assert events(run.stdout)[-1]["event"] == "error" and not out.exists()
     if case in ("folder", "pdf", "tiny"):  # told from the file's header, before the run starts
         assert [e["event"] for e in events(run.stdout)] == ["error"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--add", "2"], "give it with --init"),
+    (["--init", "{init}", "--lock", "0-1"], "nothing to optimise: every stroke is locked"),
+    (["--init", "{init}", "--lock", "5"], "--lock: the sketch has no stroke with id 5"),
+    (["--init", "{init}", "--lock", "a"], "--lock takes stroke ids"),
+    (["--init", "{init}", "--fill-to", "2"], "--fill-to 2: the sketch already has 2 strokes"),
+    (["--init", "{init}", "--add", "1", "--region", "1,2,3"], "--region '1,2,3' is none of"),
+    (["--init", "{init}", "--add", "1", "--strokes", "2"], "--strokes 2 disagrees with the --init file and the strokes added, 3"),
+])
+def test_bad_refines_exit_2_with_one_line_and_write_nothing(tmp_path, cli_env, args, message):
+    init = tmp_path / "init.json"
+    init.write_text(Sketch(451, 300, [Stroke([(10, 10), (50, 50), (90, 60), (120, 80)], id=0),
+                                      Stroke([(200, 100), (220, 150), (260, 160), (300, 200)], id=1)]).to_json())
+    out = tmp_path / "x.svg"
+    args = [a.format(init=init) for a in args]
+    run = clipasso(["sketch", "-o", str(out), "--backbone", "tiny-random", "--mask", "off", *args], cli_env)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -125,3 +125,14 @@ def test_read_text_refuses_big_and_unreadable_files(tmp_path):
     (tmp_path / "latin.json").write_bytes(b"\xff\xfe{")
     with pytest.raises(FormatError, match="could not read"):
         read_text(tmp_path / "latin.json", "--init file")
+
+
+def test_locked_is_written_only_when_true_and_must_be_a_boolean():
+    sketch = random_sketch(n=2)
+    sketch.strokes[1].locked = True
+    data = json.loads(sketch.to_json())
+    assert "locked" not in data["strokes"][0] and data["strokes"][1]["locked"] is True
+    assert Sketch.from_json(sketch.to_json()) == sketch
+    data["strokes"][0]["locked"] = "yes"
+    with pytest.raises(FormatError, match="stroke 1 locked must be true or false"):
+        Sketch.from_dict(data)

@@ -64,3 +64,14 @@ def test_weight_files_and_animation_options_become_flags():
     assert run_arguments({"clip_weights": "/w/rn101.pt", "saliency_weights": ""}) == ["--clip-weights", "/w/rn101.pt"]
     assert run_arguments({"start": 3, "end": -1, "step": 2, "fps": 0}) == ["--start", "3", "--step", "2"]
     assert CANVAS == CANVAS_PX == 224
+
+
+def test_refine_options_become_sketch_flags_the_core_reads():
+    from clipasso_core.cli import build_parser
+    from clipasso_core.contract.options import run_arguments
+
+    flags = run_arguments({"lock": [0, 3, 4], "add": 0, "fill_to": 12, "region": "1,2 3,4 5,1", "move": "unlocked"})
+    assert flags == ["--lock", "0,3,4", "--fill-to", "12", "--region", "1,2 3,4 5,1", "--move", "unlocked"]
+    args = build_parser().parse_args(["sketch", "--init", "s.json", *flags])
+    assert (args.lock, args.fill_to, args.region, args.move, args.add) == ("0,3,4", 12, "1,2 3,4 5,1", "unlocked", 0)
+    assert run_arguments({"lock": "", "region": "", "add": 0}) == []

@@ -312,3 +312,16 @@ def test_each_job_steps_at_the_lr_of_its_stroke_count(setup):
         moved = (trainer.params[j][0] - jobs[j].points[0]).abs()
         moved = moved[moved > 1e-6]
         assert torch.allclose(moved, torch.full_like(moved, scale), atol=1e-3)
+
+
+def test_strokes_that_do_not_move_keep_their_points_bit_for_bit_and_moving_ones_keep_in(setup):
+    loss, target, points, widths, colors = setup
+    movable = torch.tensor([True, False, True, True, False, True, False, True])
+
+    def keep_in(p):  # the left half of the canvas
+        return torch.stack([p[..., 0].clamp(max=100.0), p[..., 1]], dim=-1)
+
+    result = run(setup, replace(PRESETS["default"], iterations=25), movable=movable, keep_in=keep_in)
+    assert torch.equal(result.points[:, ~movable], points[:, ~movable])
+    moved = result.points[:, movable]
+    assert moved[..., 0].max() <= 100.0 and not torch.equal(moved, points[:, movable])

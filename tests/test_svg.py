@@ -595,3 +595,18 @@ def test_draw_on_draws_stroke_by_stroke_in_a_browser(tmp_path):
     assert ink_iou(_chromium_frame(svg, 5.0, tmp_path), whole) > 0.8
     first_only = render_svg(to_svg(Sketch(100, 100, sketch.strokes[:1])), 100, 100)
     assert ((_chromium_frame(svg, 1.0, tmp_path) < 0.5) & (first_only >= 0.5)).sum() < 20  # only rank 0 so far
+
+
+def test_locks_and_ids_are_written_and_read_back_with_inkscapes_own_lock():
+    sketch = Sketch(100, 100, [Stroke([(1, 1), (2, 2), (3, 3), (4, 4)], id=7, rank=0, locked=True),
+                               Stroke([(5, 5), (6, 6), (7, 7), (8, 8)], id=2, rank=1)])
+    text = to_svg(sketch)
+    assert text.count('data-locked="true"') == 1
+    assert [(s.id, s.locked) for s in from_svg(text).strokes] == [(7, True), (2, False)]
+    inkscape = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:sodipodi="http://sodipodi.sourceforge.net/DTD/'
+                'sodipodi-0.dtd" viewBox="0 0 100 100"><g sodipodi:insensitive="true" stroke="black">'
+                '<path d="M 1 1 L 5 5" data-stroke-id="3"/></g>'
+                '<path d="M 1 1 L 5 5 L 9 9" stroke="black" data-stroke-id="4" data-locked="true"/>'
+                '<path d="M 1 1 L 5 5" stroke="black" data-stroke-id="x1" sodipodi:insensitive="false"/></svg>')
+    read = from_svg(inkscape).strokes
+    assert [(s.id, s.locked) for s in read] == [(3, True), (None, True), (None, True), (None, False)]
