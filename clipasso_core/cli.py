@@ -312,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
     for name, kind in (("lock", str), ("add", int), ("fill_to", int), ("region", str), ("move", str)):
         _add_option(s, name, kind, EDIT_OPTIONS)
+    s.add_argument("--plotter", action="store_true",
+                   help="write the SVG for a pen plotter: a layer per colour, strokes ordered for little pen-up "
+                        "travel (--order, --units; see clipasso export)")
+    from .plotter.command import add_parser as add_export_parser, add_plotter_options
+
+    add_plotter_options(s)
     a = sub.add_parser("animate", help="sketch the frames of a video, animated image or image folder into "
                                        "an animated SVG whose strokes move with the frames",
                        description=ANIMATE_DESCRIPTION, epilog=ANIMATE_EXAMPLES,
@@ -330,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch.command import add_parser as add_batch_parser
 
     add_batch_parser(sub, _add_run_options, _add_option)
+    add_export_parser(sub)
     i = sub.add_parser("integrate", help="install the editor add-ons, set up to use this core")
     editors = i.add_subparsers(dest="editor", required=True, parser_class=_Parser)
     ink = editors.add_parser("inkscape", help="install the Inkscape extensions into the user's Inkscape")
@@ -472,6 +479,8 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
                          f"({','.join(map(str, config.levels)) or 'none: pass --levels'})")
     if args.draw_on is not None and not 0 < args.draw_on <= 3600:
         raise InputError(f"--draw-on must be a number of seconds from 0 to 3600, got {args.draw_on!r}")
+    if args.plotter and args.draw_on is not None:
+        raise InputError("--plotter writes a still SVG for a pen: leave out --draw-on")
     resolve_device(config.device)
     svg_path = _check_output(args.output, ".svg")
     json_path = _check_output(args.json_out, ".json") if args.json_out else None
@@ -487,7 +496,14 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
         # (integrations such as Inkscape turn any stderr output into an error dialog)
         warnings.simplefilter("ignore")
         result = sketch(args.input, config, progress=reporter.emit, cancel=reporter.cancel)
-    files = {svg_path: to_svg(result, show_level=args.show_level, draw_on=args.draw_on).encode("utf-8")}
+    if args.plotter:
+        from .plotter.layers import plotter_drawing
+
+        shown = result.level(args.show_level) if args.show_level is not None else result
+        svg = plotter_drawing(shown, args.order).to_svg(args.units)
+    else:
+        svg = to_svg(result, show_level=args.show_level, draw_on=args.draw_on)
+    files = {svg_path: svg.encode("utf-8")}
     if json_path:
         files[json_path] = result.to_json().encode("utf-8")
     if raster_path:
@@ -634,6 +650,10 @@ def main(argv: list[str] | None = None, stop: Stop | None = None) -> int:
             return 0
         if args.command == "integrate":
             return run_integrate(args)
+        if args.command == "export":
+            from .plotter.command import run_export
+
+            return run_export(args)
         reporter.mode = args.progress
         with _stderr_held() if reporter.mode == "json" else contextlib.nullcontext():
             run = {"animate": run_animate, "batch": run_batch}.get(args.command, run_sketch)

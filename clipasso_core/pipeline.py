@@ -35,7 +35,7 @@ from .contract.formats import Level, Sketch, Stroke
 from .edit.plan import EditPlan, plan_edit
 from .edit.region import Region, canvas_area, canvas_keep_in, parse_region
 from .edit.starts import fill_probabilities, ink_wanted
-from .svg import from_svg
+from .svg import read_sketch
 
 EXAMPLE_IMAGE = Path(__file__).parent / "data" / "cat.jpg"
 
@@ -118,22 +118,7 @@ def prepare(image: str | os.PathLike | LoadedImage | None, config: SketchConfig)
 def read_init(path: str) -> Sketch:
     """The strokes of an --init SVG or sketch JSON; every problem of the file is one InputError
     naming it (read before the image is prepared, so a bad file fails at once)."""
-    from .contract.formats import FormatError, check_stroke_count, read_text
-
-    try:
-        text = read_text(path, "--init file").lstrip("\ufeff")  # refused above MAX_FILE_BYTES
-    except FormatError as exc:
-        raise InputError(str(exc)) from None
-    suffix = Path(path).suffix.lower()
-    as_json = suffix == ".json" or (suffix != ".svg" and text.lstrip().startswith("{"))
-    try:
-        init = Sketch.from_json(text) if as_json else from_svg(text)
-        check_stroke_count(len(init.strokes), "it")  # at most MAX_STROKES
-    except (FormatError, InputError) as exc:
-        raise InputError(f"--init file {path}: {exc}") from None
-    if not init.strokes:
-        raise InputError(f"--init file {path} has no strokes")
-    return init
+    return read_sketch(path, "--init file")
 
 
 def _init_points(init: Sketch, transform: CanvasTransform) -> np.ndarray:

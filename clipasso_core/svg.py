@@ -67,16 +67,18 @@ import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from pyexpat import ExpatError, ParserCreate
 
-from .contract.formats import MAX_FILE_BYTES, MAX_STROKES, Sketch, Stroke
+from .contract.formats import MAX_FILE_BYTES, MAX_STROKES, FormatError, Sketch, Stroke, check_stroke_count, read_text
 from .errors import InputError
 
 SVG_NS = "http://www.w3.org/2000/svg"
 META_NS = "urn:clipasso:sketch:1"
 
 
-def _num(value: float) -> str:
+def number(value: float) -> str:
+    """A number as SVG text: at most 4 decimals, no trailing zeros."""
     text = f"{value:.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
@@ -115,7 +117,7 @@ def to_svg(sketch: Sketch, show_level: int | None = None, draw_on: float | None 
 
 def svg_header(width: float, height: float, metadata: dict) -> list[str]:
     """The opening lines of a clipasso SVG: the root element (px, viewBox) and the metadata."""
-    w, h = _num(width), _num(height)
+    w, h = number(width), number(height)
     return [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="{SVG_NS}" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
@@ -126,7 +128,7 @@ def svg_header(width: float, height: float, metadata: dict) -> list[str]:
 def path_data(points: list[tuple[float, float]]) -> str:
     """The ``d`` of one cubic stroke: "M x0 y0 C x1 y1 x2 y2 x3 y3"."""
     (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
-    return f"M {_num(x0)} {_num(y0)} C {_num(x1)} {_num(y1)} {_num(x2)} {_num(y2)} {_num(x3)} {_num(y3)}"
+    return f"M {number(x0)} {number(y0)} C {number(x1)} {number(y1)} {number(x2)} {number(y2)} {number(x3)} {number(y3)}"
 
 
 def path_element(s: Stroke, extra: str = "", content: str = "") -> str:
@@ -134,8 +136,8 @@ def path_element(s: Stroke, extra: str = "", content: str = "") -> str:
     when locked), ``extra`` attributes added, ``content`` (e.g. an ``<animate>``) inside it."""
     extra = "".join(f' {name}="{value}"' for name, value in (("data-rank", s.rank), ("data-stroke-id", s.id))
                     if value is not None) + (' data-locked="true"' if s.locked else "") + extra
-    start = (f'<path d="{path_data(s.points)}" stroke="{s.color}" stroke-width="{_num(s.width)}" '
-             f'stroke-opacity="{_num(s.opacity)}"{extra}')
+    start = (f'<path d="{path_data(s.points)}" stroke="{s.color}" stroke-width="{number(s.width)}" '
+             f'stroke-opacity="{number(s.opacity)}"{extra}')
     return f"{start}>{content}</path>" if content else f"{start}/>"
 
 
@@ -723,6 +725,26 @@ def from_svg(text: str) -> Sketch:
         raise InputError("the SVG holds no stroked paths or shapes to use as a sketch "
                          "(elements need a stroke colour; fills are not read)")
     return Sketch(width, height, strokes, _metadata(root))
+
+
+def read_sketch(path: str, what: str) -> Sketch:
+    """The sketch in an SVG or sketch JSON file (JSON by its .json suffix, or text starting with "{"
+    in a file that is not .svg); every problem of the file is one InputError naming it as ``what``
+    (refused above ``MAX_FILE_BYTES``, above ``MAX_STROKES``, and without strokes)."""
+    try:
+        text = read_text(path, what).lstrip("\ufeff")
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
+    suffix = Path(path).suffix.lower()
+    as_json = suffix == ".json" or (suffix != ".svg" and text.lstrip().startswith("{"))
+    try:
+        sketch = Sketch.from_json(text) if as_json else from_svg(text)
+        check_stroke_count(len(sketch.strokes), "it")
+    except (FormatError, InputError) as exc:
+        raise InputError(f"{what} {path}: {exc}") from None
+    if not sketch.strokes:
+        raise InputError(f"{what} {path} has no strokes")
+    return sketch
 
 
 def _add_shape(elem, tag, style, matrix, alpha, origin, strokes, fail) -> None:
