@@ -165,6 +165,10 @@ class SketchConfig:
 
         if self.edits and not self.init:
             raise InputError("--lock, --add, --fill-to, --region and --move refine a sketch: give it with --init")
+        ids = list(self.lock) if isinstance(self.lock, (list, tuple, set, frozenset)) else None
+        if ids is None or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in ids):
+            raise InputError(f"--lock takes stroke ids, whole numbers >= 0; got {self.lock!r}")
+        self.lock = tuple(sorted(set(ids)))
         if self.add and self.fill_to:
             raise InputError("give --add N (that many new strokes) or --fill-to N (up to N strokes), not both")
         _whole("new strokes (--add)", self.add, 0, RUN_OPTIONS["strokes"].maximum)

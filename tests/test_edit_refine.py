@@ -100,6 +100,8 @@ def test_locks_ids_and_the_result_survive_an_svg_round_trip(first, tmp_path):
     (dict(add=2), "give it with --init"),
     (dict(add=2, fill_to=9, init="x"), "not both"),
     (dict(move="sideways", init="x"), "unknown --move"),
+    (dict(lock=(1, -2), init="x"), "--lock takes stroke ids"),
+    (dict(lock="0-3", init="x"), "--lock takes stroke ids"),
 ])
 def test_refine_options_without_a_sketch_or_contradicting_each_other_are_refused(options, message):
     with pytest.raises(InputError, match=message):
