@@ -179,3 +179,16 @@ def test_without_ray_the_option_says_how_to_install_it(folder, tmp_path, capsys,
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
     code = cli.main(["batch", str(folder), "-o", str(tmp_path / "out"), *FAST, "--ray"])
     assert code == 2 and capsys.readouterr().err.strip().splitlines()[-1] == f"clipasso: error: {cluster.INSTALL}"
+
+
+def test_an_input_after_a_bare_ray_is_an_input_not_an_address():
+    from clipasso_core.batch.cluster import input_taken_as_address
+    from clipasso_core.cli import build_parser
+
+    for argv, address, inputs in ((["--ray", "photos/", "more.png"], "auto", ["photos/", "more.png"]),
+                                  (["more.png", "--ray", "head:6379"], "head:6379", ["more.png"]),
+                                  (["--ray", "ray://head:10001", "a.png"], "ray://head:10001", ["a.png"]),
+                                  (["a.png", "--ray"], "auto", ["a.png"])):
+        args = build_parser().parse_args(["batch", *argv, "-o", "out"])
+        input_taken_as_address(args)
+        assert (args.ray, args.inputs) == (address, inputs)

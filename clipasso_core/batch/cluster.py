@@ -103,6 +103,16 @@ def add_options(parser) -> None:
                              f"{CPU_WORKER_CPUS} or a node's cores if fewer)")
 
 
+def input_taken_as_address(args) -> None:
+    """``clipasso batch --ray photos/ -o out``: argparse gives a bare ``--ray`` the INPUT after it as
+    its ADDRESS. A Ray address has a port (``HEAD:6379``, ``ray://HEAD:10001``) or is ``auto`` or
+    ``local``; any other value goes back to the inputs and the address is ``auto``."""
+    address = args.ray
+    if address and address not in ("auto", "local") and ":" not in address:
+        args.inputs.insert(0, address)
+        args.ray = "auto"
+
+
 def _whole(text: str) -> int:
     try:
         number = int(text)

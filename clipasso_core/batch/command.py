@@ -71,6 +71,9 @@ def run_batch(args: argparse.Namespace, reporter, config, start) -> int:
     from . import table
     from .inputs import collect, parse_shard, shard
 
+    from .cluster import input_taken_as_address
+
+    input_taken_as_address(args)
     out_dir = Path(args.output)
     if args.merge:
         return _merge(out_dir, reporter)
