@@ -87,6 +87,8 @@ def test_levels_and_bad_fps_are_refused(tmp_path):
     folder = write_folder(tmp_path, [cat(64)])
     with pytest.raises(InputError, match="--levels is for still sketches"):
         animate(folder, config(levels=(4, 2)))
+    with pytest.raises(InputError, match="refine a still sketch"):
+        animate(folder, config(add=2, init=str(tmp_path / "s.json")))
     with pytest.raises(InputError, match="--fps"):
         animate(folder, config(), fps=-1)
 
