@@ -69,11 +69,11 @@ MAX_CROP_SIDE = 2048
 """Longest side of a cropped image handed to the core (the core downscales larger ones anyway)."""
 
 __all__ = ["AUTOMATIC_WIDTH", "BRUSHES", "CANVAS", "CORE_TIMEOUT", "COUNT_ATTR", "CoreError", "DIALOG_DEFAULTS",
-           "ID_ATTR", "LEVEL_ATTR", "LOCK_ATTRS", "SETTINGS", "SKETCH_ATTR", "STROKE_ATTR", "WIDTH_UNITS", "canvas_width", "core_command",
-           "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape", "image_placement", "image_size",
-           "fresh_ids", "level_groups", "outline_d", "parse_cubic", "polygon_text", "rank_order", "ring_area",
-           "sample_ring", "run_batch", "run_core", "show_level",
-           "visible_part", "weight_arguments", "width_range"]
+           "ID_ATTR", "LEVEL_ATTR", "LOCK_ATTRS", "SETTINGS", "SKETCH_ATTR", "STROKE_ATTR", "WIDTH_UNITS",
+           "canvas_width", "core_command", "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape",
+           "fresh_ids", "image_placement", "image_size", "level_groups", "outline_d", "parse_cubic", "polygon_text",
+           "rank_order", "ring_area", "run_batch", "run_core", "sample_ring", "show_level", "visible_part",
+           "weight_arguments", "width_range"]
 
 
 def core_command(core: str = "clipasso", python: str = "") -> list[str]:

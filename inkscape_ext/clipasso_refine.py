@@ -32,7 +32,7 @@ from clipasso_contract import formats
 from clipasso_contract.client import CoreError
 from clipasso_contract.formats import FormatError
 from clipasso_contract.geometry import rgb_to_hex
-from clipasso_contract.options import EDIT_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
+from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
 from clipasso_bridge import (COUNT_ATTR, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LOCK_ATTRS, SKETCH_ATTR, STROKE_ATTR,
                              cubic_d, failure_text, find_core, fresh_ids, image_placement, level_groups, outline_d,
                              polygon_text, ring_area, run_core, sample_ring, weight_arguments)

@@ -35,8 +35,8 @@ from clipasso_contract.formats import FormatError
 from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, parse_levels, run_arguments
 from clipasso_bridge import (AUTOMATIC_WIDTH, COUNT_ATTR, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LEVELS_TAB, MENU,
                              SKETCH_ATTR, SKETCH_TAB, STROKE_ATTR, WIDTH_UNITS, canvas_width, crop_image, crop_size,
-                             cubic_d, failure_text, find_core, image_placement, image_size, rank_order, run_batch, run_core,
-                             show_level, visible_part, weight_arguments, width_range)
+                             cubic_d, failure_text, find_core, image_placement, image_size, rank_order, run_batch,
+                             run_core, show_level, visible_part, weight_arguments, width_range)
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
                 "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from test_inkscape_binary import CAT, SVG_NS, TEST_DEFAULTS, build_tool, document, inkscape, set_defaults  # (skips without inkscape / xvfb-run)
+# (skips without inkscape or xvfb-run)
+from test_inkscape_binary import CAT, SVG_NS, TEST_DEFAULTS, build_tool, document, inkscape, set_defaults
 
 from clipasso_bridge import parse_cubic  # noqa: E402
 
