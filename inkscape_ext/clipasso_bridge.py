@@ -34,6 +34,14 @@ ID_ATTR = "data-clipasso-id"
 """Attribute of a stroke path: the stroke's identity, the same in every level it survives."""
 LEVEL_ATTR = "data-clipasso-level"
 """Attribute of a level's sub-group in a levels sketch: its stroke count."""
+COUNT_ATTR = "data-clipasso-count"
+"""Attribute of a sketch group (or, with levels, a level's sub-group): its stroke count after the
+last run of the core on it (Sketch from Image, Refine Sketch, Add Strokes, Fill Erased); Fill Erased
+adds back the strokes deleted since."""
+LOCK_ATTRS = ("sodipodi:insensitive", "data-locked")
+"""A stroke path is locked (Refine Sketch keeps it exactly) when it or a group around it inside the
+sketch has one of these set to "true": Inkscape's own lock (the Objects dialog's padlock, Object
+Properties' Lock) or the core's ``data-locked`` mark (PROTOCOL.md, "Refining with the artist")."""
 BRUSHES = ("uniform", "tapered", "pressure")
 """The brushes of ``geometry.BRUSHES`` that Inkscape draws live: a plain stroke, Taper stroke,
 Power stroke."""
@@ -60,11 +68,12 @@ WIDTH_UNITS = ("px", "mm", "cm", "in", "pt")
 MAX_CROP_SIDE = 2048
 """Longest side of a cropped image handed to the core (the core downscales larger ones anyway)."""
 
-__all__ = ["AUTOMATIC_WIDTH", "BRUSHES", "CANVAS", "CORE_TIMEOUT", "CoreError", "DIALOG_DEFAULTS", "ID_ATTR",
-           "LEVEL_ATTR", "SETTINGS", "SKETCH_ATTR", "STROKE_ATTR", "WIDTH_UNITS", "canvas_width", "core_command",
-           "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape", "image_placement", "image_size",
-           "level_groups", "outline_d", "parse_cubic", "rank_order", "run_batch", "run_core", "show_level",
-           "visible_part", "weight_arguments", "width_range"]
+__all__ = ["AUTOMATIC_WIDTH", "BRUSHES", "CANVAS", "CORE_TIMEOUT", "COUNT_ATTR", "CoreError", "DIALOG_DEFAULTS",
+           "ID_ATTR", "LEVEL_ATTR", "LOCK_ATTRS", "SETTINGS", "SKETCH_ATTR", "STROKE_ATTR", "WIDTH_UNITS",
+           "canvas_width", "core_command", "crop_image", "cubic_d", "failure_text", "find_core", "for_inkscape",
+           "fresh_ids", "image_placement", "image_size", "level_groups", "outline_d", "parse_cubic", "polygon_text",
+           "rank_order", "ring_area", "run_batch", "run_core", "sample_ring", "show_level", "visible_part",
+           "weight_arguments", "width_range"]
 
 
 def core_command(core: str = "clipasso", python: str = "") -> list[str]:
@@ -511,3 +520,52 @@ def show_level(sketch_group, count: int) -> None:
             group.set("style", style)
         elif group.get("style") is not None:
             del group.attrib["style"]
+
+
+def fresh_ids(ids) -> list[int]:
+    """Stroke ids (None: none) made unique, in order: the first of each id keeps it; a missing or
+    repeated one (a path duplicated in Inkscape keeps its data- attributes) gets the next id above
+    every other, so the core's result maps back to the paths one to one."""
+    top = max((i for i in ids if i is not None), default=-1)
+    seen, out = set(), []
+    for value in ids:
+        if value is None or value in seen:
+            top += 1
+            value = top
+        seen.add(value)
+        out.append(value)
+    return out
+
+
+def sample_ring(nodes, steps: int = 8) -> list[tuple[float, float]]:
+    """Points along one subpath of a cubic superpath (nodes of [in-handle, point, out-handle]):
+    each node, and ``steps`` - 1 points inside every curved segment between two nodes."""
+    points = []
+    for a, b in zip(nodes, nodes[1:]):
+        cubic = [tuple(a[1]), tuple(a[2]), tuple(b[0]), tuple(b[1])]
+        straight = cubic[1] == cubic[0] and cubic[2] == cubic[3]
+        points.append(cubic[0])
+        if not straight:
+            points += [geometry.cubic_point(cubic, k / steps) for k in range(1, steps)]
+    if nodes:
+        points.append(tuple(nodes[-1][1]))
+    out = []
+    for point in points:  # no repeated corners, nor a last corner repeating the first
+        if not out or math.dist(point, out[-1]) > 1e-9:
+            out.append(point)
+    if len(out) > 1 and math.dist(out[0], out[-1]) <= 1e-9:
+        out.pop()
+    return out
+
+
+def ring_area(points) -> float:
+    """The area enclosed by a closed polygon (absolute, shoelace formula)."""
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1]))) / 2
+
+
+def polygon_text(points) -> str:
+    """A polygon as the core's ``--region`` takes it: "x,y x,y x,y ..." (image px). ValueError when
+    it has fewer than 3 corners or no area."""
+    if len(points) < 3 or ring_area(points) <= 1e-9:
+        raise ValueError("the shape encloses no area")
+    return " ".join(f"{x:.3f},{y:.3f}" for x, y in points)

@@ -33,10 +33,10 @@ from clipasso_contract.client import CoreError
 from clipasso_contract.geometry import rgb_to_hex, scaled_widths, shared_width
 from clipasso_contract.formats import FormatError
 from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, parse_levels, run_arguments
-from clipasso_bridge import (AUTOMATIC_WIDTH, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LEVELS_TAB, MENU, SKETCH_ATTR,
-                             SKETCH_TAB, STROKE_ATTR, WIDTH_UNITS, canvas_width, crop_image, crop_size, cubic_d,
-                             failure_text, find_core, image_placement, image_size, rank_order, run_batch, run_core,
-                             show_level, visible_part, weight_arguments, width_range)
+from clipasso_bridge import (AUTOMATIC_WIDTH, COUNT_ATTR, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LEVELS_TAB, MENU,
+                             SKETCH_ATTR, SKETCH_TAB, STROKE_ATTR, WIDTH_UNITS, canvas_width, crop_image, crop_size,
+                             cubic_d, failure_text, find_core, image_placement, image_size, rank_order, run_batch,
+                             run_core, show_level, visible_part, weight_arguments, width_range)
 
 _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
                 "image/bmp": ".bmp", "image/gif": ".gif", "image/tiff": ".tif"}
@@ -280,7 +280,10 @@ class SketchFromImage(inkex.EffectExtension):
         shown = self.options.show_level if self.options.show_level in counts else (counts or [0])[0]
         if counts:
             settings.update(strokes=counts[0], levels=",".join(map(str, counts)), show_level=shown)
-        info = {"metadata": sketch.metadata, "settings": settings, "image": image.get_id(), "scale": (sx, sy)}
+        # place (image px -> the group's user units: x * sx + tx, y * sy + ty) and the sketched
+        # px size: what Refine Sketch, Add Strokes and Fill Erased map strokes and regions with
+        info = {"metadata": sketch.metadata, "settings": settings, "image": image.get_id(), "scale": (sx, sy),
+                "place": [sx, sy, tx, ty], "size": [sketch.width, sketch.height]}
         if cropped:
             info["visible"] = list(box)  # the part of the image sketched, in the image's user units
         if counts:
@@ -289,6 +292,7 @@ class SketchFromImage(inkex.EffectExtension):
         image.addnext(group)
         place = (sx, sy, tx, ty)
         if not counts:
+            group.set(COUNT_ATTR, str(len(sketch.strokes)))
             self._add_strokes(group, sketch.strokes, place, group.get_id())
             return
         for level in sketch.levels:
@@ -300,21 +304,28 @@ class SketchFromImage(inkex.EffectExtension):
         show_level(group, shown)
 
     def _add_strokes(self, parent, strokes, place, prefix):
-        sx, sy, tx, ty = place
         for rank, stroke in rank_order(strokes):
-            points = [(x * sx + tx, y * sy + ty) for x, y in stroke.points]
-            path = parent.add(inkex.PathElement())
-            path.set("id", f"{prefix}-stroke{rank + 1}")
-            path.set("d", cubic_d(points))
-            path.set(STROKE_ATTR, str(rank))
-            if stroke.id is not None:
-                path.set(ID_ATTR, str(stroke.id))
-            path.label = f"stroke {rank + 1}"
-            path.style = inkex.Style({
-                "fill": "none", "stroke": stroke.color,
-                "stroke-width": f"{stroke.width * (sx * sy) ** 0.5:.4f}",
-                "stroke-opacity": f"{stroke.opacity:g}", "stroke-linecap": "round",
-                "stroke-linejoin": "round"})
+            self._stroke_path(parent, stroke, rank, place, f"{prefix}-stroke{rank + 1}", f"stroke {rank + 1}")
+
+    @staticmethod
+    def _stroke_path(parent, stroke, rank, place, path_id, label):
+        """A new plain stroked <path> of ``stroke`` (a contract Stroke in image px, placed by
+        ``place`` = (sx, sy, tx, ty)) at the end of ``parent``."""
+        sx, sy, tx, ty = place
+        points = [(x * sx + tx, y * sy + ty) for x, y in stroke.points]
+        path = parent.add(inkex.PathElement())
+        path.set("id", path_id)
+        path.set("d", cubic_d(points))
+        path.set(STROKE_ATTR, str(rank))
+        if stroke.id is not None:
+            path.set(ID_ATTR, str(stroke.id))
+        path.label = label
+        path.style = inkex.Style({
+            "fill": "none", "stroke": stroke.color,
+            "stroke-width": f"{stroke.width * (sx * sy) ** 0.5:.4f}",
+            "stroke-opacity": f"{stroke.opacity:g}", "stroke-linecap": "round",
+            "stroke-linejoin": "round"})
+        return path
 
 
 if __name__ == "__main__":

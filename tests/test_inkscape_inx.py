@@ -19,6 +19,10 @@ from inkscape_bundle import ROOT  # noqa: E402  (puts the built bundle on sys.pa
 from clipasso_contract.formats import MAX_STROKES  # noqa: E402
 from clipasso_contract.options import BACKBONES, EDITOR_BACKBONES, RUN_OPTIONS, run_arguments  # noqa: E402
 from clipasso_bridge import DIALOG_DEFAULTS, WIDTH_UNITS  # noqa: E402
+from clipasso_add import AddStrokes  # noqa: E402
+from clipasso_contract.options import EDIT_OPTIONS  # noqa: E402
+from clipasso_fill import FillErased  # noqa: E402
+from clipasso_refine import RefineSketch  # noqa: E402
 from clipasso_restyle import RestyleSketch  # noqa: E402
 from clipasso_sketch import SketchFromImage  # noqa: E402
 
@@ -27,6 +31,10 @@ EFFECTS = {
     "clipasso_sketch.inx": (SketchFromImage, {"strokes", "seeds", "preset", "iterations", "mask",
                                               "backbone", "color", "levels"}),
     "clipasso_restyle.inx": (RestyleSketch, {"color", "opacity"}),
+    # the artist in the loop: the run options they share with Sketch from Image
+    "clipasso_refine.inx": (RefineSketch, {"seeds", "preset", "iterations", "backbone"}),
+    "clipasso_add.inx": (AddStrokes, {"seeds", "preset", "iterations", "backbone"}),
+    "clipasso_fill.inx": (FillErased, {"seeds", "preset", "iterations", "backbone"}),
 }
 """inx file -> (effect class, the params that are contract run options)."""
 INKSCAPE_TYPES = {"int": int, "float": float}
@@ -89,7 +97,8 @@ def test_run_options_match_the_contract(name):
     found = params(InxFile(str(EXT / name)))
     args = arguments(cls)
     assert run_options <= set(found), f"{name} lacks run options {run_options - set(found)}"
-    dialog_defaults = DIALOG_DEFAULTS if cls is SketchFromImage else {}
+    # the editing effects run the core synchronously too, so they start with the same defaults
+    dialog_defaults = DIALOG_DEFAULTS if cls in (SketchFromImage, RefineSketch, AddStrokes, FillErased) else {}
     for pname in run_options:
         option, param, action = RUN_OPTIONS[pname], found[pname], args[pname]
         where = f"{name}: {pname}"
@@ -165,3 +174,19 @@ def test_core_tab_offers_the_weight_files_and_an_empty_core():
         assert found[pname].param_type == "path" and found[pname].get("mode") == "file"
         assert model in found[pname].get("gui-text") and not found[pname].text
     assert not found["python"].text and not found["core"].text  # empty: the integrate preset, else PATH
+
+
+def test_add_strokes_count_is_the_contracts_add_option():
+    """Add Strokes' count: at least 1 (the contract's 0 adds none, so the dialog starts at 4), at
+    most the contract's; its help is the contract's."""
+    found = params(InxFile(str(EXT / "clipasso_add.inx")))["add"]
+    option, action = EDIT_OPTIONS["add"], arguments(AddStrokes)["add"]
+    assert found.param_type == "int" and float(found.get("min")) == 1 and float(found.get("max")) == option.maximum
+    assert int(found.text) == action.default >= 1 and action.help == option.help
+
+
+def test_refine_locks_with_inkscapes_own_lock():
+    text = (EXT / "clipasso_refine.inx").read_text()
+    assert "Objects dialog" in text and "Unlock All" in text
+    lock = params(InxFile(str(EXT / "clipasso_refine.inx")))["lock_selected"]
+    assert lock.param_type == "bool" and lock.text.strip() == "true"
