@@ -128,7 +128,8 @@ def _animate(frames, config, start, end, step, fps, progress, cancel, timings, e
     if config.levels:
         raise InputError("--levels is for still sketches; an animation has one level (--strokes)")
     if config.edits:
-        raise InputError("--lock, --add, --fill-to, --region and --move refine a still sketch (clipasso sketch)")
+        raise InputError("--lock, --add, --fill-to, --region, --move and --resketch refine a still sketch "
+                         "(clipasso sketch)")
     if fps is not None and not (0 < fps <= 1000):
         raise InputError(f"--fps must be from 0 (the input's) to 1000, got {fps!r}")
     source = frames if isinstance(frames, FrameSource) else open_frames(frames)

@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--init", help="start from this SVG or sketch JSON instead of saliency sampling")
     for name, kind in (("lock", str), ("add", int), ("fill_to", int), ("region", str), ("move", str)):
         _add_option(s, name, kind, EDIT_OPTIONS)
+    s.add_argument("--resketch", action="store_true", help=EDIT_OPTIONS["resketch"].help)
     s.add_argument("--plotter", action="store_true",
                    help="write the SVG for a pen plotter: a layer per colour, strokes ordered for little pen-up "
                         "travel (--order, --units; see clipasso export)")
@@ -399,7 +400,7 @@ def _edits(args: argparse.Namespace) -> dict:
     from .edit.plan import parse_ids
 
     return {"lock": parse_ids(args.lock), "add": args.add, "fill_to": args.fill_to,
-            "region": args.region or None, "move": args.move}
+            "region": args.region or None, "move": args.move, "resketch": args.resketch}
 
 
 def _stroke_count(args: argparse.Namespace, config) -> int:

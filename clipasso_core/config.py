@@ -114,11 +114,14 @@ class SketchConfig:
     """Where new strokes start and moving strokes stay (``edit.region``: a rectangle, polygon or mask)."""
     move: str = "auto"
     """Which strokes of a refine move: auto, new or unlocked (``edit.plan``)."""
+    resketch: bool = False
+    """The moving strokes of the ``init`` sketch start afresh (where ink is missing) instead of where
+    they are (``--resketch``)."""
 
     @property
     def edits(self) -> bool:
         """Whether the run refines its init sketch with locks, new strokes or a region."""
-        return bool(self.lock or self.add or self.fill_to or self.region or self.move != "auto")
+        return bool(self.lock or self.add or self.fill_to or self.region or self.move != "auto" or self.resketch)
 
     def validate(self) -> "SketchConfig":
         """Check every value; raise InputError with a clear message for the first bad one."""
@@ -164,7 +167,8 @@ class SketchConfig:
         from .edit.plan import MOVE_CHOICES
 
         if self.edits and not self.init:
-            raise InputError("--lock, --add, --fill-to, --region and --move refine a sketch: give it with --init")
+            raise InputError("--lock, --add, --fill-to, --region, --move and --resketch refine a sketch: give it "
+                             "with --init")
         ids = list(self.lock) if isinstance(self.lock, (list, tuple, set, frozenset)) else None
         if ids is None or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in ids):
             raise InputError(f"--lock takes stroke ids, whole numbers >= 0; got {self.lock!r}")

@@ -72,7 +72,7 @@ def rank_strokes(points: torch.Tensor, ids: list[int], style: StrokeStyle,
                          importance[order].tolist())
 
 
-def _pick(style: StrokeStyle, ids: list[int]) -> StrokeStyle:
+def pick_style(style: StrokeStyle, ids: list[int]) -> StrokeStyle:
     """The style of the strokes ``ids`` (in that order) from a style indexed by stroke id."""
     index = torch.tensor(ids, dtype=torch.long, device=style.widths.device)
     return StrokeStyle(style.widths[index], style.colors[index], style.box, style.size)
@@ -91,7 +91,7 @@ def select(ranked: RankedStrokes, count: int, style: StrokeStyle, objective: Obj
             continue
         points, ids = points[:keep], ids[:keep]
         first = max(0, keep - RERANKED * (keep - count))
-        _, rise = removal_losses(points, _pick(style, ids), objective, first)
+        _, rise = removal_losses(points, pick_style(style, ids), objective, first)
         order = torch.cat([torch.arange(first), first + torch.argsort(rise, descending=True, stable=True)])
         points, ids = points[order.to(points.device)], [ids[i] for i in order.tolist()]
     return Strokes(points[:count], ids[:count])
@@ -123,7 +123,7 @@ def smaller_levels(top: RankedStrokes, counts: list[int], style: StrokeStyle, ob
             break
         schedule = replace(preset, iterations=fine_tune_steps(preset, count, counts[0]), prune_at=0.0, seeds=1)
         kept = select(previous, count, style, objective)
-        sub_style = _pick(style, kept.ids)
+        sub_style = pick_style(style, kept.ids)
         moves = None if movable is None else torch.tensor([i in movable for i in kept.ids], device=kept.points.device)
         result = optimize(kept.points[None], sub_style, objective, schedule, [rng], step_reporter(count), cancelled,
                           movable=moves, keep_in=keep_in)

@@ -27,7 +27,7 @@ from .errors import Cancelled, InputError
 from .image_io import LoadedImage, check_content, check_size, load_image
 from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
-from .levels import RankedStrokes, rank_strokes, smaller_levels
+from .levels import RankedStrokes, pick_style, rank_strokes, smaller_levels
 from .optimize import ClipObjective, Job, OptimizationResult, StepReport, StrokeStyle, optimize_batch
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
@@ -155,28 +155,31 @@ def _sampled_strokes(probs: np.ndarray, count: int, seeds: list[int], device: to
     return torch.from_numpy(np.stack(per_seed)).to(device)
 
 
-def _added_strokes(job: "ImageJob", points: torch.Tensor, style: StrokeStyle, objective: ClipObjective,
+def _fresh_strokes(job: "ImageJob", points: torch.Tensor, style: StrokeStyle, objective: ClipObjective,
                    seeds: list[int], saliency: Callable[[], object]) -> torch.Tensor:
-    """Points [B, S + added, 4, 2]: the init strokes points [B, S, 4, 2] and, after them, the job's new
-    strokes started where ink is missing (``edit.starts``) inside its region, away from the border fade."""
-    device, transform = points.device, job.prepared.transform
-    current = points[:1]
-    wanted = ink_wanted(_kept_style(style, len(current[0])).render(current)[0],
-                        lambda images: objective.clean_losses(images, current.expand(len(images), -1, -1, -1)))
+    """Points [B, S + added, 4, 2] of a refine: the init strokes points [B, S, 4, 2] (with
+    ``--resketch`` the moving ones started afresh, in their places) and after them the added strokes;
+    fresh strokes start where ink is missing given the strokes that stay (``edit.starts``), inside
+    the job's region, away from the border fade."""
+    edit, device, transform = job.edit, points.device, job.prepared.transform
+    redrawn = [i for i in range(edit.kept) if edit.movable[i]] if job.config.resketch else []
+    if not redrawn and not edit.added:
+        return points
+    stay = [i for i in range(edit.kept) if i not in redrawn]
+    current = points[:1, stay]
+    image = pick_style(style, stay).render(current)[0] if stay else torch.ones(3, CANVAS, CANVAS, device=device)
+    wanted = ink_wanted(image, lambda images: objective.clean_losses(images, current.expand(len(images), -1, -1, -1)))
     allowed = canvas_module.inner_area(transform, canvas_module.TARGET_FEATHER)
     if job.region is not None:
         area = canvas_area(job.region, transform)
         allowed = allowed & area if (allowed & area).any() else area
     probs = fill_probabilities(start_probabilities(saliency(), job.prepared.target.to(device)), wanted, allowed)
-    new = _sampled_strokes(probs, job.edit.added, seeds, device)
+    new = _sampled_strokes(probs, len(redrawn) + edit.added, seeds, device).to(points.dtype)
     if job.region is not None:
         new = canvas_keep_in(job.region, transform)(new)
-    return torch.cat([points, new.to(points.dtype)], dim=1)
-
-
-def _kept_style(style: StrokeStyle, count: int) -> StrokeStyle:
-    """The style of the first ``count`` strokes."""
-    return StrokeStyle(style.widths[:count], style.colors[:count], style.box, style.size)
+    out = torch.cat([points, new[:, len(redrawn):]], dim=1)
+    out[:, redrawn] = new[:, :len(redrawn)]
+    return out
 
 
 def _rgba(color: str, opacity: float) -> list[float]:
@@ -347,7 +350,7 @@ class Engine:
     def random_weights(self) -> bool:
         """Whether a network of the profile with random weights is used (saliency only without --init
         or when strokes are added to it)."""
-        adds = bool(self.config.add or self.config.fill_to)
+        adds = bool(self.config.add or self.config.fill_to or self.config.resketch)
         needs_profile = self.encoders.loss is None or (self.encoders.saliency is None and (adds or not self.config.init))
         return self.profile.random and needs_profile
 
@@ -411,7 +414,7 @@ def image_job(engine: Engine, image: str | os.PathLike | LoadedImage | None, con
     config = config or engine.config
     loaded = load_checked(image)
     edit, region = plan_refine(config, init, loaded.width, loaded.height) if init is not None else (None, None)
-    engine.check_models(loaded, init is not None, adds=bool(edit and edit.added))
+    engine.check_models(loaded, init is not None, adds=bool(edit and (edit.added or config.resketch)))
     prepared = prepare(loaded, config)
     return ImageJob(config, init, prepared, stroke_looks(config, init, prepared.transform, edit), edit, region)
 
@@ -504,8 +507,8 @@ def optimise_images(engine: Engine, jobs: list[ImageJob], reports: list[Callable
         count = points.shape[1] + (job.edit.added if job.edit is not None else 0)
         stroke_ids = list(range(count)) if ids is None else list(ids)
         style = job.looks.style(stroke_ids, job.prepared.transform.image_box(), engine.device)
-        if job.edit is not None and job.edit.added:
-            points = _added_strokes(job, points, style, objective, seeds, engine.load_saliency)
+        if job.edit is not None:
+            points = _fresh_strokes(job, points, style, objective, seeds, engine.load_saliency)
             stop_if_cancelled()
         keep_in = canvas_keep_in(job.region, job.prepared.transform) if job.region is not None else None
         parts.append((Job(points, style, objective, rngs, report, job.movable(engine.device), keep_in),

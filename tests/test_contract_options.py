@@ -74,4 +74,6 @@ def test_refine_options_become_sketch_flags_the_core_reads():
     assert flags == ["--lock", "0,3,4", "--fill-to", "12", "--region", "1,2 3,4 5,1", "--move", "unlocked"]
     args = build_parser().parse_args(["sketch", "--init", "s.json", *flags])
     assert (args.lock, args.fill_to, args.region, args.move, args.add) == ("0,3,4", 12, "1,2 3,4 5,1", "unlocked", 0)
-    assert run_arguments({"lock": "", "region": "", "add": 0}) == []
+    assert run_arguments({"lock": "", "region": "", "add": 0, "resketch": False}) == []
+    assert run_arguments({"resketch": True}) == ["--resketch"]
+    assert build_parser().parse_args(["sketch", "--resketch"]).resketch is True

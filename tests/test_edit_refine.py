@@ -56,6 +56,20 @@ def test_locked_strokes_come_back_bit_for_bit_and_the_others_move(first, tmp_pat
     assert refined.metadata["locked"] == 4 and refined.metadata["moved"] == 4
 
 
+def test_resketch_starts_the_moving_strokes_afresh_around_the_locked_ones(first, tmp_path):
+    result, path = first
+    refined = sketch(EXAMPLE_IMAGE, SketchConfig(init=str(path), lock=(0, 1, 2), resketch=True, **RUN))
+    before, after = _by_id(result), _by_id(refined)
+    assert sorted(after) == sorted(before)
+    for i in (0, 1, 2):
+        assert after[i].points == before[i].points and after[i].locked
+    # a refine moves strokes by a few px in 12 steps; a re-sketch starts them elsewhere
+    refined_only = _by_id(sketch(EXAMPLE_IMAGE, SketchConfig(init=str(path), lock=(0, 1, 2), **RUN)))
+    shift = [np.abs(np.array(after[i].points) - np.array(before[i].points)).max() for i in range(3, 8)]
+    small = [np.abs(np.array(refined_only[i].points) - np.array(before[i].points)).max() for i in range(3, 8)]
+    assert np.median(shift) > 3 * np.median(small)
+
+
 def test_strokes_added_in_a_region_start_and_stay_in_it(first, tmp_path):
     result, path = first
     box = "120,80,300,220"

@@ -4,8 +4,9 @@
     python tools/bench_refine.py --images cat --preset fast
 
 Per image: a fresh sketch of --strokes strokes; then, each from that sketch,
-  locked:  its --lock most important strokes locked, the rest re-sketched (the locked strokes' largest
-           movement, px, and the loss against the fresh sketch's: the artist's trade, no goal);
+  locked:  its --lock most important strokes locked, the rest re-sketched (``--resketch``: started
+           afresh around them); the locked strokes' largest movement (px) and the loss against the
+           fresh sketch's (the artist's trade, no goal);
   added:   --add strokes in a rectangle (the middle of the image): are all their control points in it,
            and the loss before and after;
   filled:  --erase strokes erased (every other one from rank 1), then --fill-to the fresh count: the
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
 
         fresh = run("fresh", strokes=args.strokes)
         fresh_path = out / f"{name}_fresh.json"
-        locked = run("locked", init=str(fresh_path), lock=tuple(s.id for s in fresh.strokes[:args.lock]))
+        locked = run("locked", init=str(fresh_path), lock=tuple(s.id for s in fresh.strokes[:args.lock]),
+                     resketch=True)
         before = {s.id: np.array(s.points) for s in fresh.strokes[:args.lock]}
         moved = max(float(np.abs(np.array(s.points) - before[s.id]).max()) for s in locked.strokes if s.id in before)
         w, h = loaded.width, loaded.height

@@ -83,6 +83,8 @@ EDIT_OPTIONS = {o.name: o for o in (
            "in image px), \"x,y x,y x,y ...\" (a polygon) or a mask image (white inside)"),
     Option("move", "--move", "auto", "which strokes move: auto (the new ones when adding, else every unlocked "
            "one), new, unlocked", choices=MOVE_CHOICES),
+    Option("resketch", "--resketch", False, "the --init strokes that move start afresh where ink is missing "
+           "(re-sketched around the strokes that stay) instead of where they are"),
 )}
 """``clipasso sketch``'s refine options (with ``--init``: the artist in the loop)."""
 WEIGHT_FILE_OPTIONS = {o.name: o for o in (
@@ -108,6 +110,11 @@ def run_arguments(values: dict) -> list[str]:
                   or EDIT_OPTIONS.get(name))
         if option is None:
             raise FormatError(f"not a run option of the clipasso core: {name}")
+        if isinstance(option.default, bool):
+            if value not in (True, False):
+                raise FormatError(f"{name} must be true or false, got {value!r}")
+            args += [option.flag] if value else []
+            continue
         if option.choices:
             if value not in option.choices:
                 raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
