@@ -27,7 +27,7 @@ LOCKED_SLOT = 1
 ID_ATTRIBUTE = "clipasso_id"
 """Grease Pencil stroke attribute: the stroke's id + 1 (0: none)."""
 LOCK_COLORS = ("#ff7f00", "#1f7fff")
-"""The colours locked strokes are drawn in: the one farther from the ink's."""
+"""The colours locked strokes are drawn in: orange, or blue when the ink is near orange."""
 MATCH_PX = 1e-3
 """Control points this close (image px) are the same stroke's."""
 
@@ -46,7 +46,8 @@ class CurrentStroke:
 def lock_color(ink: str) -> str:
     """The colour locked strokes are shown in for a sketch inked in ``ink`` ("#rrggbb")."""
     rgb = shared.hex_to_rgb(ink)
-    return max(LOCK_COLORS, key=lambda c: sum((a - b) ** 2 for a, b in zip(shared.hex_to_rgb(c), rgb)))
+    near = sum((a - b) ** 2 for a, b in zip(shared.hex_to_rgb(LOCK_COLORS[0]), rgb)) < 0.35
+    return LOCK_COLORS[1] if near else LOCK_COLORS[0]
 
 
 def stored_id(value: int) -> int | None:
@@ -76,6 +77,8 @@ def match_ids(current, stored, stored_ids, tolerance: float = MATCH_PX) -> list[
         if j is not None:
             matched[i] = j
             used.add(j)
+    copies = {i for i, points in enumerate(current)  # an unchanged stroke's duplicate: new
+              if matched[i] is None and any(_close(points, stored[j], tolerance) for j in used)}
     i, before = 0, -1
     while i < len(current):
         if matched[i] is not None:
@@ -87,12 +90,38 @@ def match_ids(current, stored, stored_ids, tolerance: float = MATCH_PX) -> list[
             end += 1
         after = matched[end] if end < len(current) else len(stored)
         free = [j for j in range(before + 1, after) if j not in used]
-        for k, j in zip(range(i, end), free):
+        for k, j in _in_order([k for k in range(i, end) if k not in copies], free, current, stored):
             matched[k] = j
             used.add(j)
         i = end
     ids = [stored_ids[j] if j is not None and j < len(stored_ids) else None for j in matched]
     return unique_ids(ids)
+
+
+def _in_order(rows: list[int], free: list[int], current, stored) -> list[tuple[int, int]]:
+    """Pairs (current row, stored stroke) that keep both orders, as many as can be, the nearest
+    (summed control point distance) among those."""
+    def distance(a, b):
+        return sum(abs(p[0] - q[0]) + abs(p[1] - q[1]) for p, q in zip(a, b))
+
+    unpaired = 1e12  # any pairing beats leaving a stroke unpaired
+    n, m = len(rows), len(free)
+    cost = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(1, n + 1):
+        cost[i][0] = i * unpaired
+        for j in range(1, m + 1):
+            cost[i][j] = min(cost[i][j - 1], cost[i - 1][j] + unpaired,
+                             cost[i - 1][j - 1] + distance(current[rows[i - 1]], stored[free[j - 1]]))
+    pairs, i, j = [], n, m
+    while i > 0 and j > 0:
+        if cost[i][j] == cost[i][j - 1]:
+            j -= 1
+        elif cost[i][j] == cost[i - 1][j] + unpaired:
+            i -= 1
+        else:
+            pairs.append((rows[i - 1], free[j - 1]))
+            i, j = i - 1, j - 1
+    return pairs[::-1]
 
 
 def unique_ids(ids) -> list[int | None]:
