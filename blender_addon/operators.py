@@ -1,11 +1,13 @@
 """Operators: sketch from image, sketch from movie, sketch the camera view (all modal), refine,
-restyle, revert, check the core, install the core.
+the artist in the loop (lock/unlock the selected strokes; re-sketch the unlocked ones, add strokes
+in a region, fill erased strokes: modal refines in place, ``refine_job``), restyle, revert, check
+the core, install the core.
 
 The run options (strokes, seeds, preset, mask, colour, iterations, CLIP weights) and an
 animation's range (start, end, step) are properties built from the contract's
-``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS``: their defaults, ranges and choices are the
-core's. The stroke width is asked in scene units or image px (``job_logic.WIDTH_UNITS``) and
-converted to the core's canvas px (``job_logic.canvas_width``). Messages name what to do in Blender
+``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS`` (the loop's from ``options.EDIT_OPTIONS``):
+their defaults, ranges and choices are the core's. The stroke width is asked in scene units or
+image px (``job_logic.WIDTH_UNITS``) and converted to the core's canvas px (``job_logic.canvas_width``). Messages name what to do in Blender
 (``job_logic.blender_message``), never the core's command-line flags. Sketch from Image over several
 selected image empties runs the core once for all of them (``batch_job``).
 """
