@@ -1,15 +1,16 @@
 """Operators: sketch from image, sketch from movie, sketch the camera view (all modal), refine,
-the artist in the loop (lock/unlock the selected strokes; re-sketch the unlocked ones, add strokes
-in a region, fill erased strokes: modal refines in place, ``refine_job``), restyle, revert, check
-the core, install the core.
+the artist in the loop (lock/unlock the selected strokes; re-sketch the unlocked ones, add
+strokes in a region, fill erased strokes: modal refines in place, ``refine_job``), restyle,
+revert, check the core, install the core.
 
 The run options (strokes, seeds, preset, mask, colour, iterations, CLIP weights) and an
 animation's range (start, end, step) are properties built from the contract's
 ``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS`` (the loop's from ``options.EDIT_OPTIONS``):
 their defaults, ranges and choices are the core's. The stroke width is asked in scene units or
-image px (``job_logic.WIDTH_UNITS``) and converted to the core's canvas px (``job_logic.canvas_width``). Messages name what to do in Blender
-(``job_logic.blender_message``), never the core's command-line flags. Sketch from Image over several
-selected image empties runs the core once for all of them (``batch_job``).
+image px (``job_logic.WIDTH_UNITS``) and converted to the core's canvas px
+(``job_logic.canvas_width``). Messages name what to do in Blender (``job_logic.blender_message``),
+never the core's command-line flags. Sketch from Image over several selected image empties runs the
+core once for all of them (``batch_job``).
 """
 from __future__ import annotations
 
@@ -1038,5 +1039,6 @@ class ClipassoStyle(bpy.types.PropertyGroup):
 
 CLASSES = (ClipassoStyle, CLIPASSO_OT_sketch_from_image, CLIPASSO_OT_sketch_from_movie, CLIPASSO_OT_sketch_camera_view,
            CLIPASSO_OT_refine, CLIPASSO_OT_lock_strokes, CLIPASSO_OT_unlock_strokes, CLIPASSO_OT_resketch_unlocked,
-           CLIPASSO_OT_add_strokes, CLIPASSO_OT_fill_erased, CLIPASSO_OT_restyle, CLIPASSO_OT_revert_style, CLIPASSO_OT_draw_on,
+           CLIPASSO_OT_add_strokes, CLIPASSO_OT_fill_erased, CLIPASSO_OT_restyle, CLIPASSO_OT_revert_style,
+           CLIPASSO_OT_draw_on,
            CLIPASSO_OT_check_core, CLIPASSO_OT_install_core)

@@ -5,15 +5,16 @@ step, on Grease Pencil and Curve sketches, against the real core (tiny-random); 
 and Blender cancelling it."""
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from addon_paths import MODULE  # noqa: E402
 from test_addon_operators import TIMER, Harness  # noqa: E402
 from test_addon_ui import drawn  # noqa: E402
 
@@ -52,7 +53,7 @@ def select(obj, indices) -> None:
 def coordinates(obj) -> dict:
     """id -> the stroke's coordinates in the scene (Curve: control points and handles; Grease Pencil:
     every point's position and radius), exactly as Blender holds them."""
-    ids = [s.id for s in addon_build().current_strokes(obj)]
+    ids = [s.id for s in importlib.import_module(f"{MODULE}.build").current_strokes(obj)]
     out = {}
     for stroke_id, item in zip(ids, items(obj)):
         if obj.type == "CURVE":
@@ -61,18 +62,6 @@ def coordinates(obj) -> dict:
             value = [(*p.position, p.radius) for p in item.points]
         out[stroke_id] = value
     return out
-
-
-_ADDON = {}
-
-
-def addon_build():
-    return _ADDON["build"]
-
-
-@pytest.fixture(autouse=True)
-def _remember(addon):
-    _ADDON["build"] = addon.build
 
 
 def locked_slots(obj) -> list[bool]:
