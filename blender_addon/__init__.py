@@ -11,19 +11,21 @@ import bpy
 from . import job, operators, ui
 
 _menu = None
+_edit_menus: list = []
 
 
 def register():
-    global _menu
+    global _menu, _edit_menus
     for cls in (*operators.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     bpy.types.Scene.clipasso_style = bpy.props.PointerProperty(type=operators.ClipassoStyle)
     bpy.types.Object.clipasso_abstraction = operators.abstraction_property()
     _menu = ui.add_menu()
+    _edit_menus = ui.add_edit_menus()
 
 
 def unregister():
-    global _menu
+    global _menu, _edit_menus
     job.abort_all()  # a run still going when the add-on is disabled: stop its core, keep nothing
     installing = operators.CLIPASSO_OT_install_core._running
     if installing is not None:  # Install Core still going: stop pip (the environment stays unused)
@@ -31,6 +33,9 @@ def unregister():
     if _menu is not None:
         _menu.remove(ui.menu_entry)
         _menu = None
+    for menu in _edit_menus:
+        menu.remove(ui.edit_menu_entry)
+    _edit_menus = []
     del bpy.types.Scene.clipasso_style
     del bpy.types.Object.clipasso_abstraction
     for cls in reversed((*operators.CLASSES, *ui.CLASSES)):

@@ -13,6 +13,10 @@ applies to every level.
 Animated sketches (``clipasso animate``) are stored as ``animation`` describes: Grease Pencil only, one
 layer with one key frame (drawing) per sketched frame on its scene frame, the strokes in the same
 order in every drawing. A style applies to every frame.
+
+Stroke ids and locks (the artist in the loop) are kept as ``locking`` describes: the stored ``ids``
+and ``locked``, and on the geometry a locked stroke's material (the "locked" material, slot 1) and a
+Grease Pencil stroke's id attribute. ``current_strokes`` reads them back as they are after hand edits.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import json
 
 import bpy
 
-from . import animation, geometry, levels
+from . import animation, geometry, levels, locking
 from .contract import formats
 from .contract import geometry as shared
 
@@ -65,6 +69,13 @@ def _centrelines(sketch: formats.Sketch) -> list[list[list[float]]]:
     return [[[float(x), float(y)] for x, y in s.points] for s in sketch.strokes]
 
 
+def _set_strokes(data: dict, sketch: formats.Sketch) -> None:
+    """The stored strokes of a sketch: centrelines, ids (the core's) and the ids of the locked ones."""
+    data["strokes"] = _centrelines(sketch)
+    data["ids"] = locking.unique_ids([s.id for s in sketch.strokes])
+    data["locked"] = locking.locked_ids(sketch.strokes)
+
+
 def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: float, offset,
            settings: dict, frames: list[dict] | None = None):
     """A new sketch object (kind "GPENCIL" or "CURVE") from a sketch, linked to the scene; with
@@ -76,8 +87,8 @@ def create(context, name: str, sketch: formats.Sketch, kind: str, frame_size: fl
              "brush": "uniform", "jitter": 0.0}
     data = {"version": 1, "kind": kind, "image": {"width": sketch.width, "height": sketch.height},
             "frame": {"size": frame_size, "offset": list(offset)},
-            "strokes": _centrelines(sketch), "metadata": dict(sketch.metadata),
-            "settings": settings, "style": style, "original_style": dict(style)}
+            "metadata": dict(sketch.metadata), "settings": settings, "style": style, "original_style": dict(style)}
+    _set_strokes(data, sketch)
     levels.set_levels(data, [levels.entry(v.count, v.loss, v.strokes) for v in sketch.levels])
     if frames:
         animation.set_frames(data, frames)
@@ -108,7 +119,7 @@ def place(obj, matrix, parent=None) -> None:
 def replace_strokes(obj, sketch: formats.Sketch) -> None:
     """New centrelines (e.g. a preview or the final sketch) for an existing sketch object."""
     data = load_data(obj)
-    data["strokes"] = _centrelines(sketch)
+    _set_strokes(data, sketch)
     data["metadata"] = dict(sketch.metadata)
     # a finished levels sketch shows its largest level; a preview has none (a refine's, too)
     levels.set_levels(data, [levels.entry(v.count, v.loss, v.strokes) for v in sketch.levels],
@@ -188,8 +199,10 @@ def rebuild(obj) -> None:
     def to_object(strokes):
         return _to_object(strokes, frame)
 
+    if data.get("locked"):
+        _locked_material(obj, data["style"])
     if obj.type == "CURVE":
-        _build_curve(obj, to_object(levels.curve_strokes(data)), data, frame)
+        _build_curve(obj, to_object(levels.curve_strokes(data)), levels.curve_ids(data), data, frame)
     elif animation.is_animation(data):
         wanted = set(animation.scene_frames(data))
         layer = _layer(obj.data, levels.SKETCH_LAYER)
@@ -237,9 +250,14 @@ def _build_grease_pencil(obj, name, curves, ids, data, frame, keyframe: int | No
     drawing.add_strokes([geometry.SAMPLES] * len(curves))
     style = data["style"]
     radius = style["width_px"] / 2 * frame.units_per_px
+    locked = set(data.get("locked") or ())
+    if ids and any(i is not None for i in ids):
+        attribute = drawing.attributes.get(locking.ID_ATTRIBUTE) or \
+            drawing.attributes.new(locking.ID_ATTRIBUTE, "INT", "CURVE")
+        attribute.data.foreach_set("value", [locking.attribute_value(i) for i in ids])
     for index, control in enumerate(curves):
         stroke = drawing.strokes[index]
-        stroke.material_index = 0
+        stroke.material_index = locking.LOCKED_SLOT if ids and ids[index] in locked else 0
         seed = ids[index] if ids and ids[index] is not None else index  # a stroke looks alike in every level
         profile = shared.width_profile_samples(brush_of(style), geometry.SAMPLES, seed=seed)
         positions = shared.sample_cubic(control, geometry.SAMPLES)
@@ -262,15 +280,17 @@ def _set_jitter(obj, style) -> None:
     existing.noise_scale = 0.5
 
 
-def _build_curve(obj, curves, data, frame) -> None:
+def _build_curve(obj, curves, ids, data, frame) -> None:
     cu = obj.data
     cu.splines.clear()
     style = data["style"]
     cu.bevel_depth = style["width_px"] / 2 * frame.units_per_px
     cu.bevel_resolution = 3
     cu.use_fill_caps = True
-    for p0, p1, p2, p3 in curves:
+    locked = set(data.get("locked") or ())
+    for index, (p0, p1, p2, p3) in enumerate(curves):
         spline = cu.splines.new("BEZIER")
+        spline.material_index = locking.LOCKED_SLOT if ids and ids[index] in locked else 0
         spline.resolution_u = 24
         spline.bezier_points.add(1)
         a, b = spline.bezier_points
@@ -300,13 +320,27 @@ def _taper_object(obj, brush: str):
 
 
 def _apply_material(obj, style) -> None:
-    mat = obj.data.materials[0] if len(obj.data.materials) else None
-    if mat is None:
-        return
-    rgb = shared.hex_to_rgb(style["color"])
-    mat.diffuse_color = (*rgb, style["opacity"])
-    if getattr(mat, "grease_pencil", None) is not None:
-        mat.grease_pencil.color = (*rgb, 1.0)
+    materials = obj.data.materials
+    for slot, color in ((0, style["color"]), (locking.LOCKED_SLOT, locking.lock_color(style["color"]))):
+        mat = materials[slot] if len(materials) > slot else None
+        if mat is None:
+            continue
+        rgb = shared.hex_to_rgb(color)
+        mat.diffuse_color = (*rgb, style["opacity"])
+        if getattr(mat, "grease_pencil", None) is not None:
+            mat.grease_pencil.color = (*rgb, 1.0)
+
+
+def _locked_material(obj, style):
+    """The material of locked strokes (slot ``locking.LOCKED_SLOT``), made when missing."""
+    materials = obj.data.materials
+    while len(materials) <= locking.LOCKED_SLOT:
+        if len(materials) == 0:
+            materials.append(_material(f"{obj.name} ink", style["color"], style["opacity"], obj.type != "CURVE"))
+        else:
+            materials.append(_material(f"{obj.name} locked", locking.lock_color(style["color"]), style["opacity"],
+                                       obj.type != "CURVE"))
+    return materials[locking.LOCKED_SLOT]
 
 
 def restyle(obj, width_px: float, color: str, opacity: float, brush: str, jitter: float) -> None:
@@ -345,32 +379,115 @@ def draw_on(obj, start: float, length: float):
 
 
 def current_centrelines(obj) -> list[list[tuple[float, float]]]:
-    """The object's strokes now (after any hand edits), as cubics in image px: curve control
-    points directly; Grease Pencil points fitted with a least-squares cubic (exact when the points
-    were sampled from one)."""
+    """The object's strokes now (after any hand edits), as cubics in image px (``current_strokes``)."""
+    return [stroke.points for stroke in current_strokes(obj)]
+
+
+def current_strokes(obj) -> list[locking.CurrentStroke]:
+    """The object's strokes now (after any hand edits; in Edit Mode, as last synced from it), each a
+    cubic in image px with its id, lock and selection: curve control points directly; Grease Pencil
+    points fitted with a least-squares cubic (exact when the points were sampled from one). A stroke
+    unchanged since the last run gets its stored cubic exactly (``locking.snap_to_stored``)."""
     data = load_data(obj)
     frame = frame_of(data)
-    out = []
     counts = level_counts(data)
-    if obj.type == "CURVE" and counts and shown_level(data) != counts[0]:
-        return [[tuple(p) for p in pts] for pts in data["strokes"]]  # the largest level is not shown
+    if obj.type == "CURVE" and counts and shown_level(data) != counts[0]:  # the largest level is not shown
+        return [locking.CurrentStroke([tuple(p) for p in pts], i)
+                for pts, i in zip(data["strokes"], data.get("ids") or [None] * len(data["strokes"]))]
+    out = []
     if obj.type == "CURVE":
         for spline in obj.data.splines:
             pts = spline.bezier_points
             if len(pts) < 2:
                 continue
             a, b = pts[0], pts[-1]
-            out.append([frame.to_image(p[0], p[1]) for p in (a.co, a.handle_right, b.handle_left, b.co)])
-        return out
-    name = levels.layer_name(counts[0]) if counts else levels.SKETCH_LAYER
-    layer = obj.data.layers.get(name) or obj.data.layers[0]
-    drawing = layer.get_frame_at(bpy.context.scene.frame_current).drawing
-    for stroke in drawing.strokes:
-        positions = [tuple(p.position)[:2] for p in stroke.points]
-        if len(positions) < 4:
-            continue
-        out.append([frame.to_image(x, y) for x, y in geometry.fit_cubic(positions)])
+            selected = any(p.select_control_point or p.select_left_handle or p.select_right_handle for p in pts)
+            out.append(locking.CurrentStroke(
+                [frame.to_image(p[0], p[1]) for p in (a.co, a.handle_right, b.handle_left, b.co)], None,
+                spline.material_index == locking.LOCKED_SLOT, selected))
+        ids = None
+    else:
+        name = levels.layer_name(counts[0]) if counts else levels.SKETCH_LAYER
+        layer = obj.data.layers.get(name) or obj.data.layers[0]
+        drawing = layer.get_frame_at(bpy.context.scene.frame_current).drawing
+        attribute = drawing.attributes.get(locking.ID_ATTRIBUTE)
+        values = [v.value for v in attribute.data] if attribute is not None else None
+        ids = []
+        for index, stroke in enumerate(drawing.strokes):
+            positions = [tuple(p.position)[:2] for p in stroke.points]
+            if len(positions) < 4:
+                continue
+            selected = stroke.select or any(p.select for p in stroke.points)
+            out.append(locking.CurrentStroke([frame.to_image(x, y) for x, y in geometry.fit_cubic(positions)], None,
+                                             stroke.material_index == locking.LOCKED_SLOT, selected))
+            ids.append(locking.stored_id(values[index]) if values is not None else None)
+        ids = locking.unique_ids(ids) if values is not None else None
+    stored, stored_ids = data["strokes"], data.get("ids") or []
+    if ids is None:  # a Curve (no attribute), or strokes made before ids were kept
+        ids = locking.match_ids([s.points for s in out], stored, stored_ids) if stored_ids else [None] * len(out)
+    for stroke, stroke_id in zip(out, ids):
+        stroke.id = stroke_id
+    locking.snap_to_stored(out, stored, stored_ids)
     return out
+
+
+def set_locked(obj, locked: bool) -> int:
+    """Lock (or unlock) the selected strokes of a one-level still sketch: their material becomes the
+    "locked" one (or the ink again), and the stored ``locked`` ids follow. In Edit Mode the edit is
+    synced first (a Curve's edit data is written back, changed, and edited again). Returns how many
+    strokes changed."""
+    editing = obj.mode == "EDIT"
+    if editing and obj.type == "CURVE":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    try:
+        data = load_data(obj)
+        if locked:
+            _locked_material(obj, data["style"])
+        slot = locking.LOCKED_SLOT if locked else 0
+        if obj.type == "CURVE":
+            items = [s for s in obj.data.splines if any(
+                p.select_control_point or p.select_left_handle or p.select_right_handle for p in s.bezier_points)]
+        else:
+            layer = obj.data.layers.get(levels.SKETCH_LAYER) or obj.data.layers[0]
+            drawing = layer.get_frame_at(bpy.context.scene.frame_current).drawing
+            items = [s for s in drawing.strokes if s.select or any(p.select for p in s.points)]
+        changed = [item for item in items if item.material_index != slot]
+        for item in changed:
+            item.material_index = slot
+        data["locked"] = locking.locked_ids(current_strokes(obj))
+        save_data(obj, data)
+    finally:
+        if editing and obj.type == "CURVE":
+            bpy.ops.object.mode_set(mode="EDIT")
+    obj.data.update_tag()
+    return len(changed)
+
+
+def snapshot(obj):
+    """A copy of the object's data-block and stored data, to put back with ``restore`` (a refine that
+    ends without a result leaves the sketch exactly as it was, hand edits included)."""
+    return obj.data.copy(), obj[PROP]
+
+
+def restore(obj, saved) -> None:
+    """Put back a ``snapshot``: its data-block replaces the object's (which is removed)."""
+    block, stored = saved
+    old = obj.data
+    name = old.name
+    obj.data = block
+    _remove_block(old)
+    block.name = name
+    obj[PROP] = stored
+
+
+def drop_snapshot(saved) -> None:
+    """Forget a ``snapshot`` that is not needed (the refine finished)."""
+    _remove_block(saved[0])
+
+
+def _remove_block(block) -> None:
+    if block.users == 0:
+        (bpy.data.curves if isinstance(block, bpy.types.Curve) else gp_datablocks()).remove(block)
 
 
 def remove(obj) -> None:
@@ -383,8 +500,7 @@ def remove(obj) -> None:
         curve = taper.data
         bpy.data.objects.remove(taper)
         bpy.data.curves.remove(curve)
-    if block.users == 0:
-        (bpy.data.curves if isinstance(block, bpy.types.Curve) else gp_datablocks()).remove(block)
+    _remove_block(block)
     for mat in materials:
         if mat is not None and mat.users == 0:
             bpy.data.materials.remove(mat)

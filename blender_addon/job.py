@@ -13,7 +13,7 @@ import os
 import tempfile
 import weakref
 
-from . import build, job_logic
+from . import build, job_logic, locking
 from .contract import client, events, formats
 from .job_logic import CANCELLED, FAILED, FINISHED, RUNNING
 
@@ -131,7 +131,9 @@ class SketchJob(CoreJob):
 
     ``image_data``: the bytes of a packed image, written to a file of this job (``image_path`` then
     only gives its extension). ``target``: an existing sketch object to refine from its current
-    strokes (``--init``)."""
+    strokes (``--init``: their ids and locks too; ``core_args`` may add, fill and move with the
+    contract's EDIT_OPTIONS); its previews and result update it in place, and a run that ends
+    without a result puts it back exactly as it was (``build.snapshot``)."""
 
     def __init__(self, command: list[str], image_path: str, core_args: list[str], kind: str,
                  frame_size: float, offset, matrix_world, settings: dict, name: str, target=None,
@@ -149,14 +151,19 @@ class SketchJob(CoreJob):
                     *core_args]
             self.target = target
             self.before = build.load_data(target) if target is not None else None
+            self.init = None
+            self.saved = None
             if target is not None:
                 image = self.before["image"]
-                init = job_logic.init_sketch(image["width"], image["height"], build.current_centrelines(target),
-                                             self.before["style"])
+                strokes = build.current_strokes(target)
+                self.init = job_logic.init_sketch(image["width"], image["height"], [s.points for s in strokes],
+                                                  self.before["style"], [s.id for s in strokes],
+                                                  [s.locked for s in strokes])
                 init_path = os.path.join(self.tmp.name, "init.json")
                 with open(init_path, "w", encoding="utf-8") as handle:
-                    handle.write(init.to_json())
+                    handle.write(self.init.to_json())
                 args += ["--init", init_path]
+                self.saved = build.snapshot(target)
             self.kind, self.frame_size, self.offset = kind, frame_size, offset
             self.matrix_world, self.settings, self.name = matrix_world, settings, name
             self.obj = target
@@ -187,7 +194,8 @@ class SketchJob(CoreJob):
             self.status = job_logic.status_text(event)
         elif isinstance(event, events.Preview):
             if self._keeps_events():
-                self._show(context, event.sketch)
+                self._show(context, event.sketch if self.init is None else
+                           locking.refine_preview(event.sketch, self.init))
         elif isinstance(event, events.LevelDone):  # a level of abstraction is done: show it
             if self._keeps_events():
                 if self.obj is None:
@@ -201,17 +209,29 @@ class SketchJob(CoreJob):
         self._show(context, sketch)
 
     def _undo(self) -> None:
-        """Take back what this job changed in the scene (a new object, or a refined sketch's strokes)."""
+        """Take back what this job changed in the scene (a new object, or a refined sketch: its
+        data-block as it was before the run, hand edits included)."""
         try:
             if self.created and self.obj is not None:
                 build.remove(self.obj)
-            elif self.before is not None:
-                build.save_data(self.target, self.before)
-                build.rebuild(self.target)
+            elif self.saved is not None:
+                saved, self.saved = self.saved, None
+                build.restore(self.target, saved)
         except ReferenceError:
             pass  # the objects are already gone (Blender loaded another file)
         if self.created:
             self.obj = None
+
+    def _close(self) -> None:
+        try:
+            super()._close()
+        finally:
+            if self.saved is not None:  # finished: the snapshot is not needed
+                saved, self.saved = self.saved, None
+                try:
+                    build.drop_snapshot(saved)
+                except ReferenceError:
+                    pass
 
 
 def abort_all() -> None:

@@ -24,7 +24,8 @@ WEIGHT_NAMES = {"clip_weights": "CLIP RN101 Weights", "saliency_weights": "CLIP 
 OPTION_LABELS = {"strokes": "Strokes", "seeds": "Seeds", "preset": "Preset", "iterations": "Iterations",
                  "mask": "Remove Background", "stroke_width": "Stroke Width", "color": "Colour",
                  "opacity": "Opacity", "backbone": "CLIP Weights", "levels": "Levels", "start": "Start",
-                 "end": "End", "step": "Step", "fps": "FPS"}
+                 "end": "End", "step": "Step", "fps": "FPS", "lock": "Lock Selected Strokes", "add": "Strokes to Add",
+                 "fill_to": "Fill Erased", "region": "Region", "move": "Move"}
 """Run option -> the label of its field in the operators (the words messages use instead of flags)."""
 WIDTH_UNITS = [("SCENE", "Scene Units", "Stroke width in scene units (the sketch's size in the scene)"),
                ("PIXELS", "Image px", "Stroke width in pixels of the image being sketched")]
@@ -44,12 +45,17 @@ def animate_args(values: dict) -> list[str]:
     return options.run_arguments(values)
 
 
-def init_sketch(width: float, height: float, centrelines, style: dict) -> formats.Sketch:
+def init_sketch(width: float, height: float, centrelines, style: dict, ids=None, locked=None) -> formats.Sketch:
     """The --init sketch of a refine: the object's current centrelines (cubics in image px) in its
-    current style. Checked like any sketch read (FormatError), so a broken edit is refused here."""
+    current style, with each stroke's id (``ids``: None where unknown; the core gives those fresh
+    ones) and lock (``locked``: kept exactly by the core). Checked like any sketch read
+    (FormatError), so a broken edit is refused here."""
+    ids = list(ids) if ids is not None else [None] * len(centrelines)
+    locked = list(locked) if locked is not None else [False] * len(centrelines)
     sketch = formats.Sketch(width, height, [
-        formats.Stroke([(x, y) for x, y in points], style["width_px"], style["color"], style["opacity"])
-        for points in centrelines])
+        formats.Stroke([(x, y) for x, y in points], style["width_px"], style["color"], style["opacity"],
+                       id=stroke_id, locked=bool(lock))
+        for points, stroke_id, lock in zip(centrelines, ids, locked)])
     return formats.Sketch.from_dict(sketch.to_dict())
 
 
@@ -198,7 +204,7 @@ def blender_message(text: str) -> str:
         text = re.sub(rf"{re.escape(flag)}(\s+PATH)?", where, text)
     text = re.sub(r"\s*\(or set CLIPASSO_[A-Z_]+\)", "", text)
     text = re.sub(r"\s*\(see clipasso[^)]*--help\)", "", text)
-    for name, option in {**options.RUN_OPTIONS, **options.ANIMATE_OPTIONS}.items():
+    for name, option in {**options.RUN_OPTIONS, **options.ANIMATE_OPTIONS, **options.EDIT_OPTIONS}.items():
         label = OPTION_LABELS.get(name)
         if not label:
             continue

@@ -77,7 +77,7 @@ def add(data: dict, level: dict) -> None:
 def layer_plan(data: dict) -> list[tuple[str, list, list | None, bool]]:
     """The Grease Pencil layers of the stored data: (name, centrelines, ids or None, hidden)."""
     if not counts(data):
-        return [(SKETCH_LAYER, data["strokes"], None, False)]
+        return [(SKETCH_LAYER, data["strokes"], data.get("ids"), False)]
     visible = shown(data)
     return [(layer_name(v["count"]), v["strokes"], v["ids"], v["count"] != visible) for v in data["levels"]]
 
@@ -85,3 +85,10 @@ def layer_plan(data: dict) -> list[tuple[str, list, list | None, bool]]:
 def curve_strokes(data: dict) -> list:
     """The centrelines a Curve sketch shows: the shown level's (all of them for one level)."""
     return strokes_of(data, shown(data)) if counts(data) else data["strokes"]
+
+
+def curve_ids(data: dict) -> list | None:
+    """The ids of the strokes a Curve sketch shows (``curve_strokes``), None when not stored."""
+    if not counts(data):
+        return data.get("ids")
+    return next(level["ids"] for level in data["levels"] if level["count"] == shown(data))

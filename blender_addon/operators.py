@@ -1,13 +1,16 @@
 """Operators: sketch from image, sketch from movie, sketch the camera view (all modal), refine,
-restyle, revert, check the core, install the core.
+the artist in the loop (lock/unlock the selected strokes; re-sketch the unlocked ones, add
+strokes in a region, fill erased strokes: modal refines in place, ``refine_job``), restyle,
+revert, check the core, install the core.
 
 The run options (strokes, seeds, preset, mask, colour, iterations, CLIP weights) and an
 animation's range (start, end, step) are properties built from the contract's
-``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS``: their defaults, ranges and choices are the
-core's. The stroke width is asked in scene units or image px (``job_logic.WIDTH_UNITS``) and
-converted to the core's canvas px (``job_logic.canvas_width``). Messages name what to do in Blender
-(``job_logic.blender_message``), never the core's command-line flags. Sketch from Image over several
-selected image empties runs the core once for all of them (``batch_job``).
+``options.RUN_OPTIONS`` and ``options.ANIMATE_OPTIONS`` (the loop's from ``options.EDIT_OPTIONS``):
+their defaults, ranges and choices are the core's. The stroke width is asked in scene units or
+image px (``job_logic.WIDTH_UNITS``) and converted to the core's canvas px
+(``job_logic.canvas_width``). Messages name what to do in Blender (``job_logic.blender_message``),
+never the core's command-line flags. Sketch from Image over several selected image empties runs the
+core once for all of them (``batch_job``).
 """
 from __future__ import annotations
 
@@ -15,17 +18,18 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
-from mathutils import Matrix
+from mathutils import Matrix, Vector
 
-from . import animation, build, camera, core_setup, job_logic, sources
+from . import animation, build, camera, core_setup, job_logic, locking, sources
 from .animation_job import AnimationJob
 from .batch_job import BatchImage, BatchJob
 from .contract import client, formats
 from .contract import geometry as shared
-from .contract.options import ANIMATE_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS
+from .contract.options import ANIMATE_OPTIONS, EDIT_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS
 from .job import SketchJob
 from .sources import InputError
 
@@ -42,6 +46,8 @@ CHOICE_TEXT = {
     "tapered": ("Tapered", "Thin ends"),
     "pressure": ("Pressure", "Thicker in the middle, like a pressed pen"),
     "sketchy": ("Sketchy", "Uneven width and a jitter (Noise modifier)"),
+    "new": ("New", "Only the new strokes move"),
+    "unlocked": ("Unlocked", "Every unlocked stroke moves, and the new ones"),
 }
 """Labels and tooltips of the contract's choices (a choice without one shows its name)."""
 KINDS = [("GPENCIL", "Grease Pencil", "Native Grease Pencil strokes"), ("CURVE", "Curve", "Bézier curves")]
@@ -55,11 +61,15 @@ def _description(option) -> str:
     return option.help[:1].upper() + option.help[1:]
 
 
-def option_property(name: str, label: str, choices=None):
-    """The Blender property of the run option ``name`` (contract.options.RUN_OPTIONS, or
-    ANIMATE_OPTIONS): its default, range and choices (``choices``: a subset offered here, e.g.
-    EDITOR_BACKBONES)."""
-    option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS[name]
+def option_property(name: str, label: str, choices=None, default=None, minimum=None):
+    """The Blender property of the run option ``name`` (contract.options.RUN_OPTIONS, ANIMATE_OPTIONS
+    or EDIT_OPTIONS): its default, range and choices (``choices``: a subset offered here, e.g.
+    EDITOR_BACKBONES; ``default``/``minimum``: the operator's own within the option's range, e.g. an
+    Add Strokes that adds at least one)."""
+    option = RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or EDIT_OPTIONS[name]
+    if default is not None or minimum is not None:
+        option = replace(option, default=option.default if default is None else default,
+                         minimum=option.minimum if minimum is None else minimum)
     if option.choices:
         return EnumProperty(name=label, description=_description(option), items=_items(choices or option.choices),
                             default=option.default)
@@ -214,12 +224,17 @@ def _image_source(image) -> tuple[str, bytes | None]:
     return path, None
 
 
-def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbone, levels="") -> list[str]:
+def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbone, levels="",
+             edit: dict | None = None) -> list[str]:
     """The core's arguments for a run with these option values (colour "#rrggbb"; levels "16,8,4"
-    or "" for one level; with levels their largest is the stroke count)."""
-    return job_logic.core_args({"strokes": strokes, "seeds": seeds, "preset": preset, "mask": mask,
-                                "stroke_width": float(width), "color": color, "iterations": iterations,
-                                "backbone": backbone, "levels": levels})
+    or "" for one level; with levels their largest is the stroke count; strokes None: left to the
+    core, as for a refine, whose --init has its own count). ``edit``: a refine's EDIT_OPTIONS values
+    (add, fill_to, region, move)."""
+    values = {"strokes": strokes, "seeds": seeds, "preset": preset, "mask": mask, "stroke_width": float(width),
+              "color": color, "iterations": iterations, "backbone": backbone, "levels": levels, **(edit or {})}
+    if strokes is None:
+        del values["strokes"]
+    return job_logic.core_args(values)
 
 
 class _RunsCore:
@@ -582,8 +597,35 @@ class _OnStillSketch:
         return True
 
 
+def sketch_image(obj) -> tuple[str, bytes | None]:
+    """(path, packed bytes) of the image a sketch was made from: its image empty's image now (a
+    packed one too), else its file; InputError when it is gone."""
+    s = build.load_data(obj)["settings"]
+    image = bpy.data.images.get(s.get("image_name") or "")
+    if image is not None:  # made over an image empty: its image now (a packed one too)
+        return _image_source(image)
+    if os.path.isfile(s.get("image", "")):
+        return s["image"], None
+    raise InputError(f"the sketch's image is gone: {s.get('image') or s.get('image_name')}")
+
+
+def refine_job(context, obj, iterations: int, backbone: str, edit: dict | None = None) -> SketchJob:
+    """The run that refines a sketch object in place from its current strokes (their ids and locks
+    in the --init sketch), with its settings and style; ``edit``: the contract's EDIT_OPTIONS values
+    (add, fill_to, region, move). The stroke count is the --init's (plus those added)."""
+    data = build.load_data(obj)
+    s = data["settings"]
+    image_path, image_data = sketch_image(obj)
+    levels = ",".join(str(c) for c in build.level_counts(data))  # a levels sketch gets its levels again
+    args = run_args(None, 1, s["preset"], s["mask"], s["stroke_width"], data["style"]["color"], iterations, backbone,
+                    levels, edit) + weight_args(context, backbone)
+    return SketchJob(command_from_prefs(context), image_path, args, obj.type, data["frame"]["size"],
+                     data["frame"]["offset"], obj.matrix_world.copy(), s, obj.name, target=obj, image_data=image_data)
+
+
 class CLIPASSO_OT_refine(_OnStillSketch, _RunsCore, bpy.types.Operator):
-    """Re-run the core starting from the sketch's current (possibly hand-edited) strokes"""
+    """Re-run the core starting from the sketch's current (possibly hand-edited) strokes (locked strokes
+    stay as they are)"""
 
     bl_idname = "clipasso.refine"
     bl_label = "Refine Sketch"
@@ -594,28 +636,173 @@ class CLIPASSO_OT_refine(_OnStillSketch, _RunsCore, bpy.types.Operator):
 
     def _prepare(self, context):
         obj = context.active_object
-        data = build.load_data(obj)
-        s = data["settings"]
-        image = bpy.data.images.get(s.get("image_name") or "")
-        if image is not None:  # made over an image empty: its image now (a packed one too)
-            image_path, image_data = _image_source(image)
-        elif os.path.isfile(s.get("image", "")):
-            image_path, image_data = s["image"], None
-        else:
-            raise InputError(f"the sketch's image is gone: {s.get('image') or s.get('image_name')}")
-        style = data["style"]
-        levels = ",".join(str(c) for c in build.level_counts(data))  # a levels sketch gets its levels again
-        args = run_args(len(data["strokes"]), 1, s["preset"], s["mask"], s["stroke_width"], style["color"],
-                        self.iterations, self.backbone, levels) + weight_args(context, self.backbone)
-        self._job = SketchJob(command_from_prefs(context), image_path, args, obj.type, data["frame"]["size"],
-                              data["frame"]["offset"], obj.matrix_world.copy(), s, obj.name, target=obj,
-                              image_data=image_data)
+        object_mode(obj)
+        self._job = refine_job(context, obj, self.iterations, self.backbone)
 
     def invoke(self, context, event):
         return self._invoke_job(context)
 
     def execute(self, context):
         return self._execute_job(context)
+
+
+def object_mode(obj) -> None:
+    """Leave Edit Mode (or any other) for Object Mode, so the hand edits are in the object's data and
+    a run's result replaces them (a Curve's Edit Mode keeps its own copy)."""
+    if obj.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+class _OnOneLevelSketch(_OnStillSketch):
+    """Available when the active object is a still sketch of one level (the artist-in-the-loop edits)."""
+
+    @classmethod
+    def poll(cls, context):
+        if not super().poll(context):
+            return False
+        if build.level_counts(build.load_data(context.active_object)):
+            cls.poll_message_set(f"{cls.bl_label} works on sketches of one level (not levels of abstraction)")
+            return False
+        return True
+
+
+class _LocksStrokes(_OnOneLevelSketch):
+    """Lock or unlock the selected strokes (``locking``: their material shows it)."""
+
+    _locks = True
+
+    def execute(self, context):
+        obj = context.active_object
+        changed = build.set_locked(obj, self._locks)
+        locked = len(build.load_data(obj)["locked"])
+        if not changed:
+            self.report({"WARNING"}, f"Clipasso: no {'unlocked' if self._locks else 'locked'} stroke is selected "
+                                     "(select strokes in Edit Mode)")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Clipasso: {'locked' if self._locks else 'unlocked'} {changed} strokes "
+                              f"({locked} locked in all)")
+        return {"FINISHED"}
+
+
+class CLIPASSO_OT_lock_strokes(_LocksStrokes, bpy.types.Operator):
+    """Lock the strokes selected in Edit Mode: Re-sketch Unlocked, Add Strokes and Fill Erased keep them exactly
+    (they are shown in the lock colour until unlocked)"""
+
+    bl_idname = "clipasso.lock_strokes"
+    bl_label = "Lock Selected Strokes"
+    bl_options = {"REGISTER", "UNDO"}
+
+
+class CLIPASSO_OT_unlock_strokes(_LocksStrokes, bpy.types.Operator):
+    """Unlock the strokes selected in Edit Mode (they get the ink back, and the core may move them again)"""
+
+    bl_idname = "clipasso.unlock_strokes"
+    bl_label = "Unlock Selected Strokes"
+    bl_options = {"REGISTER", "UNDO"}
+    _locks = False
+
+
+class _EditsWithCore(_OnOneLevelSketch, _RunsCore):
+    """A refine of the active sketch with the contract's EDIT_OPTIONS (``_edit``), in place, one undo step."""
+
+    def _edit(self, context, obj, strokes: list) -> dict:
+        raise NotImplementedError
+
+    def _prepare(self, context):
+        obj = context.active_object
+        object_mode(obj)
+        try:
+            edit = self._edit(context, obj, build.current_strokes(obj))
+        except ValueError as exc:  # what the artist must do first
+            raise InputError(str(exc)) from None
+        self._job = refine_job(context, obj, self.iterations, self.backbone, edit)
+
+    def invoke(self, context, event):
+        return self._invoke_job(context)
+
+    def execute(self, context):
+        return self._execute_job(context)
+
+
+class CLIPASSO_OT_resketch_unlocked(_EditsWithCore, bpy.types.Operator):
+    """Re-sketch every unlocked stroke (the core moves them around the locked ones, which stay exactly as they
+    are)"""
+
+    bl_idname = "clipasso.resketch_unlocked"
+    bl_label = "Re-sketch Unlocked"
+    bl_options = {"REGISTER", "UNDO"}
+
+    iterations: option_property("iterations", "Iterations")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
+
+    def _edit(self, context, obj, strokes):
+        if strokes and all(s.locked for s in strokes):
+            raise ValueError("every stroke is locked: unlock some first (Unlock Selected Strokes)")
+        return {"move": "unlocked"}
+
+
+REGIONS = [("SELECTION", "Selected Strokes", "Around the strokes selected in Edit Mode (their bounding box, a "
+                                             "stroke width wider)"),
+           ("OBJECT", "Selected Object", "Inside another selected object (e.g. a plane or circle drawn over the "
+                                         "sketch): its outline seen straight onto the sketch's plane"),
+           ("WHOLE", "Whole Sketch", "Anywhere in the image")]
+"""Where Add Strokes puts the new strokes (the core's --region, in image px)."""
+
+
+def object_outline(obj, other) -> list[tuple[float, float]]:
+    """The outline (image px of the sketch ``obj``) of another object seen straight onto the sketch's
+    plane: its vertices (a mesh) or bounding box corners, along the sketch's local z; the convex hull."""
+    frame = build.frame_of(build.load_data(obj))
+    to_sketch = obj.matrix_world.inverted() @ other.matrix_world
+    corners = [v.co for v in other.data.vertices] if other.type == "MESH" else [Vector(c) for c in other.bound_box]
+    points = [frame.to_image(*(to_sketch @ Vector(co))[:2]) for co in corners]
+    return locking.outline_polygon(points)
+
+
+class CLIPASSO_OT_add_strokes(_EditsWithCore, bpy.types.Operator):
+    """Add strokes in a region: around the strokes selected in Edit Mode, inside another selected object, or
+    anywhere; started where ink is missing (the other strokes stay, unless Move says otherwise)"""
+
+    bl_idname = "clipasso.add_strokes"
+    bl_label = "Add Strokes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    count: option_property("add", "Strokes to Add", default=4, minimum=1)
+    region: EnumProperty(name="Region", items=REGIONS, default="SELECTION",
+                         description="Where the new strokes go (and strokes that move stay)")
+    move: option_property("move", "Move")
+    iterations: option_property("iterations", "Iterations")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
+
+    def _edit(self, context, obj, strokes):
+        edit = {"add": self.count, "move": self.move}
+        data = build.load_data(obj)
+        width, height = data["image"]["width"], data["image"]["height"]
+        if self.region == "SELECTION":
+            margin = max(data["style"]["width_px"], 0.02 * max(width, height))
+            edit["region"] = locking.region_text(locking.selected_box(strokes, margin, width, height))
+        elif self.region == "OBJECT":
+            others = [o for o in context.selected_objects if o != obj]
+            if not others:
+                raise ValueError("select an object over the sketch (e.g. a plane or circle), then the sketch "
+                                 "(active), or choose another Region")
+            edit["region"] = locking.region_text(object_outline(obj, others[0]))
+        return edit
+
+
+class CLIPASSO_OT_fill_erased(_EditsWithCore, bpy.types.Operator):
+    """Draw back the strokes erased by hand: as many new strokes as the sketch lacks to have the count of its
+    last run, started where ink is missing (the others stay)"""
+
+    bl_idname = "clipasso.fill_erased"
+    bl_label = "Fill Erased"
+    bl_options = {"REGISTER", "UNDO"}
+
+    iterations: option_property("iterations", "Iterations")
+    backbone: option_property("backbone", "CLIP Weights", EDITOR_BACKBONES)
+
+    def _edit(self, context, obj, strokes):
+        return {"fill_to": locking.fill_count(len(build.load_data(obj)["strokes"]), len(strokes))}
 
 
 class CLIPASSO_OT_restyle(_OnSketch, bpy.types.Operator):
@@ -851,5 +1038,7 @@ class ClipassoStyle(bpy.types.PropertyGroup):
 
 
 CLASSES = (ClipassoStyle, CLIPASSO_OT_sketch_from_image, CLIPASSO_OT_sketch_from_movie, CLIPASSO_OT_sketch_camera_view,
-           CLIPASSO_OT_refine, CLIPASSO_OT_restyle, CLIPASSO_OT_revert_style, CLIPASSO_OT_draw_on,
+           CLIPASSO_OT_refine, CLIPASSO_OT_lock_strokes, CLIPASSO_OT_unlock_strokes, CLIPASSO_OT_resketch_unlocked,
+           CLIPASSO_OT_add_strokes, CLIPASSO_OT_fill_erased, CLIPASSO_OT_restyle, CLIPASSO_OT_revert_style,
+           CLIPASSO_OT_draw_on,
            CLIPASSO_OT_check_core, CLIPASSO_OT_install_core)

@@ -107,6 +107,8 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
             box.label(text="Refine and Draw On work on still sketches")
             return
         box.operator("clipasso.refine", icon="FILE_REFRESH")
+        if not counts:
+            draw_loop(layout.box(), data)
         draw = layout.box()
         if obj.type == "CURVE":
             draw.label(text="Draw On needs Grease Pencil output")
@@ -115,6 +117,43 @@ class VIEW3D_PT_clipasso(bpy.types.Panel):
         row.prop(style, "draw_start")
         row.prop(style, "draw_length")
         draw.operator("clipasso.draw_on", icon="ANIM")
+
+
+LOOP_OPERATORS = (("clipasso.lock_strokes", "LOCKED"), ("clipasso.unlock_strokes", "UNLOCKED"),
+                  ("clipasso.resketch_unlocked", "FILE_REFRESH"), ("clipasso.add_strokes", "ADD"),
+                  ("clipasso.fill_erased", "BRUSH_DATA"))
+"""The artist in the loop, on a sketch of one level: lock, re-sketch the rest, add, fill erased strokes."""
+
+
+def draw_loop(box, data: dict) -> None:
+    """The artist-in-the-loop box: how many strokes are locked, and its operators."""
+    box.label(text=f"Artist in the loop: {len(data.get('locked') or [])} locked (select strokes in Edit Mode)",
+              icon="LOCKED")
+    row = box.row()
+    for idname, icon in LOOP_OPERATORS[:2]:
+        row.operator(idname, icon=icon)
+    for idname, icon in LOOP_OPERATORS[2:]:
+        box.operator(idname, icon=icon)
+
+
+def edit_menu_entry(self, context):
+    """Lock/Unlock in the Edit Mode context menu of a sketch (Grease Pencil or Curve)."""
+    if not build.is_sketch(context.active_object):
+        return
+    self.layout.separator()
+    for idname, icon in LOOP_OPERATORS[:2]:
+        self.layout.operator(idname, icon=icon)
+
+
+EDIT_MENUS = ("VIEW3D_MT_greasepencil_edit_context_menu", "VIEW3D_MT_edit_curve_context_menu")
+"""The Edit Mode context menus that offer Lock/Unlock Selected Strokes (those this Blender has)."""
+
+
+def add_edit_menus() -> list:
+    menus = [getattr(bpy.types, name) for name in EDIT_MENUS if hasattr(bpy.types, name)]
+    for menu in menus:
+        menu.append(edit_menu_entry)
+    return menus
 
 
 def menu_entry(self, context):

@@ -41,6 +41,7 @@ job_logic = addon_module("job_logic")
 levels = addon_module("levels")
 animation = addon_module("animation")
 core_setup = addon_module("core_setup")
+locking = addon_module("locking")
 contract = sys.modules[f"{PACKAGE}.contract"]
 CUBIC = [(10.0, 20.0), (60.0, -5.0), (140.0, 90.0), (200.0, 40.0)]
 
@@ -622,3 +623,83 @@ print('{{"protocol": 1, "event": "info", "version": "0.0.9"}}')
                                                                 "weights: update it)"]
     with pytest.raises(contract.client.CoreError, match="not a working clipasso core"):
         core_setup.check([_program(tmp_path / "not-a-core", "#!/bin/sh\necho hello\n")])
+
+
+# locking.py: the artist in the loop
+
+
+def _shifted(cubic, dx):
+    return [(x + dx, y) for x, y in cubic]
+
+
+def test_match_ids_keeps_ids_through_hand_edits_and_deletions():
+    stored = [_shifted(CUBIC, 10 * k) for k in range(6)]
+    ids = [7, 3, 11, 0, 5, 9]
+    assert locking.match_ids(stored, stored, ids) == ids
+    # strokes 1 and 4 erased, stroke 2 edited (moved by hand), a stroke drawn by hand at the end
+    current = [stored[0], _shifted(stored[2], 0.5), stored[3], stored[5], _shifted(CUBIC, 999)]
+    assert locking.match_ids(current, stored, ids) == [7, 11, 0, 9, None]
+    # an unchanged stroke is found wherever it is; a duplicate gets no id
+    assert locking.match_ids([stored[3], stored[0], stored[0]], stored, ids) == [0, 7, None]
+    assert locking.match_ids([], stored, ids) == []
+
+
+def test_snap_to_stored_gives_unchanged_strokes_their_stored_points_exactly():
+    stored = [CUBIC, _shifted(CUBIC, 50)]
+    near = locking.CurrentStroke(_shifted(CUBIC, 1e-5), id=4)
+    edited = locking.CurrentStroke(_shifted(CUBIC, 52), id=8)
+    unknown = locking.CurrentStroke(_shifted(CUBIC, 1e-5), id=None)
+    locking.snap_to_stored([near, edited, unknown], stored, [4, 8])
+    assert near.points == CUBIC and edited.points == _shifted(CUBIC, 52) and unknown.points != CUBIC
+
+
+def test_region_of_the_selection_and_of_an_outline_parse_as_the_cores():
+    from clipasso_core.edit.region import parse_region
+
+    strokes = [locking.CurrentStroke(CUBIC, 0, selected=True), locking.CurrentStroke(_shifted(CUBIC, 300), 1)]
+    box = locking.selected_box(strokes, 5.0, 451, 300)
+    assert box == (5.0, 0.0, 205.0, 95.0)  # the selected stroke's points, 5 px wider, inside the image
+    rect = locking.region_text(box)
+    assert rect == "5.000,0.000,205.000,95.000"
+    with pytest.raises(ValueError, match="select the strokes around the place"):
+        locking.selected_box([strokes[1]], 5.0, 451, 300)
+    hull = locking.outline_polygon([(10, 10), (100, 10), (55, 40), (100, 80), (10, 80)])
+    assert sorted(hull) == [(10, 10), (10, 80), (100, 10), (100, 80)]  # the inner point is dropped
+    with pytest.raises(ValueError, match="encloses no area"):
+        locking.outline_polygon([(0, 0), (10, 10), (20, 20)])
+    import torch
+
+    for text in (rect, locking.region_text(hull)):
+        region = parse_region(text, 451, 300)
+        inside = region.contains(torch.tensor([[50.0, 30.0], [300.0, 200.0]], dtype=torch.float64)).tolist()
+        assert inside == [True, False], text
+
+
+def test_fill_count_lock_color_and_locked_ids():
+    assert locking.fill_count(16, 13) == 16
+    with pytest.raises(ValueError, match="nothing to fill: the sketch has 16 strokes, its last run made 16"):
+        locking.fill_count(16, 16)
+    assert locking.lock_color("#000000") == "#ff7f00" and locking.lock_color("#ff8000") == "#1f7fff"
+    strokes = [contract.formats.Stroke(CUBIC, id=4, locked=True), contract.formats.Stroke(CUBIC, id=1),
+               contract.formats.Stroke(CUBIC, id=2, locked=True), contract.formats.Stroke(CUBIC, locked=True)]
+    assert locking.locked_ids(strokes) == [2, 4]
+    assert [locking.stored_id(locking.attribute_value(i)) for i in (None, 0, 41)] == [None, 0, 41]
+
+
+def test_init_sketch_carries_ids_and_locks_and_previews_get_them_back():
+    style = {"width_px": 6.0, "color": "#112233", "opacity": 0.5}
+    init = job_logic.init_sketch(451, 300, [CUBIC, _shifted(CUBIC, 5)], style, [7, None], [True, False])
+    again = contract.formats.Sketch.from_json(init.to_json())
+    assert [(s.id, s.locked) for s in again.strokes] == [(7, True), (None, False)]
+    # the core's preview: the init's strokes in order (moved, without ids or locks), then the added
+    moved = [contract.formats.Stroke(_shifted(CUBIC, 1 + k)) for k in range(3)]
+    preview = locking.refine_preview(contract.formats.Sketch(451, 300, moved), again)
+    assert preview.strokes[0].points == CUBIC and preview.strokes[0].locked and preview.strokes[0].id == 7
+    assert preview.strokes[1].points == _shifted(CUBIC, 2) and preview.strokes[1].id is None
+    assert preview.strokes[2].points == _shifted(CUBIC, 3) and len(preview.strokes) == 3
+
+
+def test_edit_option_flags_in_blenders_words():
+    assert job_logic.blender_message("--fill-to 16: the sketch already has 16 strokes") == \
+        "Fill Erased 16: the sketch already has 16 strokes"
+    assert "Region" in job_logic.blender_message("no unlocked stroke lies in --region")

@@ -33,6 +33,9 @@ class Layout:
     def box(self):
         return self
 
+    def separator(self, **_):
+        self.log.append(("separator", ""))
+
     def row(self, **_):
         return self
 
