@@ -725,8 +725,8 @@ class _EditsWithCore(_OnOneLevelSketch, _RunsCore):
 
 
 class CLIPASSO_OT_resketch_unlocked(_EditsWithCore, bpy.types.Operator):
-    """Re-sketch every unlocked stroke (the core moves them around the locked ones, which stay exactly as they
-    are)"""
+    """Re-sketch every unlocked stroke: the core draws them again from fresh starts where ink is missing around
+    the locked ones, which stay exactly as they are (Refine continues from the strokes as they are)"""
 
     bl_idname = "clipasso.resketch_unlocked"
     bl_label = "Re-sketch Unlocked"
@@ -738,7 +738,7 @@ class CLIPASSO_OT_resketch_unlocked(_EditsWithCore, bpy.types.Operator):
     def _edit(self, context, obj, strokes):
         if strokes and all(s.locked for s in strokes):
             raise ValueError("every stroke is locked: unlock some first (Unlock Selected Strokes)")
-        return {"move": "unlocked"}
+        return {"move": "unlocked", "resketch": True}
 
 
 REGIONS = [("SELECTION", "Selected Strokes", "Around the strokes selected in Edit Mode (their bounding box, a "

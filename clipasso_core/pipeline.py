@@ -443,7 +443,11 @@ def step_reporter(progress: Callable[[events.Event], None] | None, job: ImageJob
         progress(events.Progress(p.iteration, p.total, p.loss, p.best_loss, round(p.elapsed_s, 3),
                                  round(eta, 1), frame, level))
         if level is None and p.iteration % job.config.preview_every == 0:
-            progress(events.Preview(p.iteration, _to_sketch(p.best_points.cpu(), job.looks, job.prepared, {}, ids)))
+            preview = _to_sketch(p.best_points.cpu(), job.looks, job.prepared, {}, ids)
+            if job.edit is not None:  # a refine's strokes in its places: the file's, then the added ones
+                for stroke, stroke_id, locked in zip(preview.strokes, job.edit.ids, job.edit.locked + [False] * job.edit.added):
+                    stroke.id, stroke.locked = stroke_id, locked
+            progress(events.Preview(p.iteration, preview))
     return report
 
 

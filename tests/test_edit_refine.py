@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from clipasso_core.config import SketchConfig
+from clipasso_core.contract import events
 from clipasso_core.contract.formats import Sketch
 from clipasso_core.edit.region import parse_region
 from clipasso_core.errors import InputError
@@ -43,7 +44,12 @@ def _by_id(result: Sketch):
 def test_locked_strokes_come_back_bit_for_bit_and_the_others_move(first, tmp_path):
     result, _ = first
     init = _write(tmp_path, result, locked={0, 3, 5})
-    refined = sketch(EXAMPLE_IMAGE, SketchConfig(init=str(init), lock=(6,), **RUN))
+    previews = []
+    refined = sketch(EXAMPLE_IMAGE, SketchConfig(init=str(init), lock=(6,), preview_every=4, **RUN),
+                     progress=lambda e: previews.append(e) if isinstance(e, events.Preview) else None)
+    # previews list the file's strokes in its order (then any added), with their ids and locks
+    assert previews and [(s.id, s.locked) for s in previews[-1].sketch.strokes] == \
+        [(s.id, s.id in (0, 3, 5, 6)) for s in result.strokes]
     before, after = _by_id(result), _by_id(refined)
     assert sorted(after) == sorted(before)
     for i in (0, 3, 5, 6):
