@@ -32,7 +32,7 @@ from clipasso_contract import formats
 from clipasso_contract.client import CoreError
 from clipasso_contract.formats import FormatError
 from clipasso_contract.geometry import rgb_to_hex
-from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
+from clipasso_contract.options import EDIT_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
 from clipasso_bridge import (COUNT_ATTR, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LOCK_ATTRS, SKETCH_ATTR, STROKE_ATTR,
                              cubic_d, failure_text, find_core, fresh_ids, image_placement, level_groups, outline_d,
                              polygon_text, ring_area, run_core, sample_ring, weight_arguments)
@@ -384,16 +384,19 @@ class EditSketch(SketchFromImage):
 
 
 class RefineSketch(EditSketch):
-    """Re-sketch the unlocked strokes of the selected sketch around the locked ones."""
+    """Refine (or, with "Draw them again", re-sketch afresh) the unlocked strokes of the selected
+    sketch around the locked ones."""
 
     TITLE = "Refine Sketch"
 
     def add_edit_arguments(self, pars):
         pars.add_argument("--lock_selected", type=inkex.Boolean, default=True,
                           help="lock the stroke paths selected with the sketch (Inkscape's own lock)")
+        pars.add_argument("--resketch", type=inkex.Boolean, default=False, help=EDIT_OPTIONS["resketch"].help)
 
     def edit_values(self, count, recorded):
-        return {}  # --move auto: every unlocked stroke (inside the region, when there is one)
+        # --move auto: every unlocked stroke (inside the region, when there is one)
+        return {"resketch": True} if self.options.resketch else {}
 
 
 if __name__ == "__main__":

@@ -42,6 +42,11 @@ def sketched(folder: str, levels: bool = False) -> Path:
     return path
 
 
+def _numbers(d: str) -> list[float]:
+    """The coordinates of a path's d, in order."""
+    return [v for segment in inkex.Path(d).to_absolute() for v in segment.args]
+
+
 def strokes(group) -> list:
     return [p for p in group.descendants() if isinstance(p, inkex.PathElement)
             and p.get("data-clipasso-stroke") is not None]
@@ -114,6 +119,25 @@ class RefineSketchTest(TestCase):
         assert group.get("data-clipasso-count") == "8"
         info = json.loads(group.get("data-clipasso-sketch"))
         assert info["image"] == "photo" and len(info["place"]) == 4
+
+    def test_draw_again_starts_the_unlocked_strokes_afresh(self):
+        doc = sketched(self.tempdir)
+        svg = inkex.load_svg(str(doc)).getroot()
+        group = svg.getElementById("photo").getnext()
+        paths = strokes(group)
+        for path in paths[:3]:
+            path.set(LOCK, "true")
+        doc.write_bytes(svg.tostring())
+        before = {p.get_id(): p.get("d") for p in paths}
+
+        def shifts(*args):
+            effect = self.assertEffect(str(doc), args=[f"--id={group.get_id()}", *EDIT, *args])
+            after = {p.get_id(): p.get("d") for p in strokes(effect.svg.getElementById(group.get_id()))}
+            assert all(after[p.get_id()] == before[p.get_id()] for p in paths[:3])
+            return [max(abs(a - b) for a, b in zip(_numbers(after[i]), _numbers(before[i])))
+                    for i in before if i not in [p.get_id() for p in paths[:3]]]
+
+        assert sorted(shifts("--resketch=true"))[2] > 3 * sorted(shifts())[2]
 
     def test_everything_locked_aborts_and_leaves_the_document(self):
         doc = sketched(self.tempdir)
