@@ -215,8 +215,8 @@ def fill_count(stored: int, current: int) -> int:
 
 def refine_preview(sketch: formats.Sketch, init: formats.Sketch) -> formats.Sketch:
     """A refine's preview as the scene shows it: the core's previews list the init's strokes in order,
-    then the added ones, without ids or locks; the init's strokes get their ids back, the locked ones
-    are the init's own (exactly)."""
+    then the added ones, with their ids and locks (PROTOCOL.md); the locked ones are shown as the
+    init's own (exactly: a preview's points went through the core's canvas)."""
     if len(sketch.strokes) < len(init.strokes):
         return sketch
     strokes = [replace(own) if own.locked else replace(new, id=own.id)

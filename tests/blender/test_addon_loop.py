@@ -258,7 +258,7 @@ def test_modal_esc_keeps_the_best_and_blender_cancel_puts_back_the_hand_edits(ad
         time.sleep(0.05)
     assert job.shown > 0 and job.run.running
     preview = coordinates(obj)
-    assert len(preview) == len(before) + 1 and preview[locked] == before[locked]  # None: the new ones
+    assert len(preview) == len(before) + 2 and preview[locked] == before[locked]  # the new ones have ids
     assert sum(locked_slots(obj)) == 1
     assert harness.modal(context, ESC) == {"RUNNING_MODAL"} and job.cancel_requested
     while (result := harness.modal(context, TIMER)) == {"RUNNING_MODAL"} and time.time() < deadline:
