@@ -181,11 +181,14 @@ def test_without_ray_the_option_says_how_to_install_it(folder, tmp_path, capsys,
     assert code == 2 and capsys.readouterr().err.strip().splitlines()[-1] == f"clipasso: error: {cluster.INSTALL}"
 
 
-def test_an_input_after_a_bare_ray_is_an_input_not_an_address():
+def test_an_input_after_a_bare_ray_is_an_input_not_an_address(tmp_path):
     from clipasso_core.batch.cluster import input_taken_as_address
     from clipasso_core.cli import build_parser
 
-    for argv, address, inputs in ((["--ray", "photos/", "more.png"], "auto", ["photos/", "more.png"]),
+    photos = str(tmp_path)
+    for argv, address, inputs in ((["--ray", photos, "more.png"], "auto", [photos, "more.png"]),
+                                  (["--ray", "shots/*.png"], "auto", ["shots/*.png"]),
+                                  (["a.png", "--ray", "nothing-here"], "nothing-here", ["a.png"]),
                                   (["more.png", "--ray", "head:6379"], "head:6379", ["more.png"]),
                                   (["--ray", "ray://head:10001", "a.png"], "ray://head:10001", ["a.png"]),
                                   (["a.png", "--ray"], "auto", ["a.png"])):

@@ -106,9 +106,15 @@ def add_options(parser) -> None:
 def input_taken_as_address(args) -> None:
     """``clipasso batch --ray photos/ -o out``: argparse gives a bare ``--ray`` the INPUT after it as
     its ADDRESS. A Ray address has a port (``HEAD:6379``, ``ray://HEAD:10001``) or is ``auto`` or
-    ``local``; any other value goes back to the inputs and the address is ``auto``."""
+    ``local``; a value that is none of these and names an existing file or folder, or is a glob
+    pattern, goes back to the inputs and the address is ``auto`` (anything else is refused later as
+    an address)."""
+    import glob
+    from pathlib import Path
+
     address = args.ray
-    if address and address not in ("auto", "local") and ":" not in address:
+    if (address and address not in ("auto", "local") and ":" not in address
+            and (Path(address).exists() or glob.has_magic(address))):
         args.inputs.insert(0, address)
         args.ray = "auto"
 
