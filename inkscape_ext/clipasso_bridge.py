@@ -76,6 +76,15 @@ __all__ = ["AUTOMATIC_WIDTH", "BRUSHES", "CANVAS", "CORE_TIMEOUT", "COUNT_ATTR",
            "weight_arguments", "width_range"]
 
 
+def sketch_of(element):
+    """The sketch group (``SKETCH_ATTR``) ``element`` is or lies in, or None."""
+    while element is not None and hasattr(element, "get"):
+        if element.get(SKETCH_ATTR) is not None:
+            return element
+        element = element.getparent()
+    return None
+
+
 def core_command(core: str = "clipasso", python: str = "") -> list[str]:
     """The checked command prefix of the core: ``python -m clipasso_core`` when an interpreter is
     given, else ``core`` looked up on PATH. Raises CoreError with a message for the user."""

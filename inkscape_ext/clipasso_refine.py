@@ -35,7 +35,7 @@ from clipasso_contract.geometry import rgb_to_hex
 from clipasso_contract.options import EDIT_OPTIONS, EDITOR_BACKBONES, RUN_OPTIONS, run_arguments
 from clipasso_bridge import (COUNT_ATTR, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LOCK_ATTRS, SKETCH_ATTR, STROKE_ATTR,
                              cubic_d, failure_text, find_core, fresh_ids, image_placement, level_groups, outline_d,
-                             polygon_text, ring_area, run_core, sample_ring, weight_arguments)
+                             polygon_text, ring_area, run_core, sample_ring, sketch_of, weight_arguments)
 from clipasso_sketch import SketchFromImage
 
 ORIGINAL_D = "inkscape:original-d"
@@ -93,7 +93,7 @@ class EditSketch(SketchFromImage):
             if isinstance(element, inkex.Image):
                 images.append(element)
                 continue
-            sketch = self._sketch_of(element)
+            sketch = sketch_of(element)
             if sketch is not None and (element is sketch or element.get(LEVEL_ATTR) is not None
                                        or element.get(STROKE_ATTR) is not None):
                 if element.get(STROKE_ATTR) is not None:
@@ -120,14 +120,6 @@ class EditSketch(SketchFromImage):
         container = self._container(sketch, picked)
         picked = [p for p in picked if self._in(p, container)]
         return sketch, container, picked, shapes[0] if shapes else None, images[0] if images else None
-
-    @staticmethod
-    def _sketch_of(element):
-        while element is not None and hasattr(element, "get"):
-            if element.get(SKETCH_ATTR) is not None:
-                return element
-            element = element.getparent()
-        return None
 
     @staticmethod
     def _in(element, ancestor) -> bool:

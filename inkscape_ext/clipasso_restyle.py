@@ -17,7 +17,7 @@ import inkex
 from clipasso_contract.geometry import rgb_to_hex
 from clipasso_contract.options import RUN_OPTIONS
 from clipasso_bridge import (BRUSHES, LEVEL_ATTR, SKETCH_ATTR, STROKE_ATTR, failure_text, level_groups, outline_d,
-                             parse_cubic, show_level)
+                             parse_cubic, show_level, sketch_of)
 
 ORIGINAL_D = "inkscape:original-d"
 PATH_EFFECT = "inkscape:path-effect"
@@ -55,7 +55,7 @@ class RestyleSketch(inkex.EffectExtension):
                 strokes += [p for p in element.descendants() if p.get(STROKE_ATTR) is not None]
             elif element.get(STROKE_ATTR) is not None:
                 strokes.append(element)
-            sketch = self._sketch_of(element)
+            sketch = sketch_of(element)
             if sketch is not None and all(sketch is not s for s in sketches):
                 sketches.append(sketch)
         if not strokes and not sketches:
@@ -80,15 +80,6 @@ class RestyleSketch(inkex.EffectExtension):
             for sketch in with_levels:
                 show_level(sketch, count)
                 self._record_shown(sketch, count)
-
-    @staticmethod
-    def _sketch_of(element):
-        """The sketch group ``element`` is or lies in, or None."""
-        while element is not None and hasattr(element, "get"):
-            if element.get(SKETCH_ATTR) is not None:
-                return element
-            element = element.getparent()
-        return None
 
     @staticmethod
     def _record_shown(sketch, count):

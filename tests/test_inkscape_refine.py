@@ -20,26 +20,10 @@ from clipasso_add import AddStrokes  # noqa: E402
 from clipasso_bridge import fresh_ids, parse_cubic, polygon_text, ring_area, sample_ring  # noqa: E402
 from clipasso_fill import FillErased  # noqa: E402
 from clipasso_refine import RefineSketch  # noqa: E402
-from clipasso_sketch import SketchFromImage  # noqa: E402
-from test_inkscape_ext import CORE, LEVELS, document, embedded_href  # noqa: E402
+from test_inkscape_ext import sketched_doc  # noqa: E402
 
 EDIT = ["--python", sys.executable, "--backbone", "tiny-random", "--iterations", "3", "--seeds", "1"]
 LOCK = "{http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd}insensitive"
-_SKETCHED = {}
-
-
-def sketched(folder: str, levels: bool = False) -> Path:
-    """The test document (image under a rotation, in a translated layer) sketched once per process
-    with 8 strokes (or levels 8,4,2)."""
-    if levels not in _SKETCHED:
-        source = Path(folder) / "source.svg"
-        source.write_text(document(embedded_href()))
-        out = io.BytesIO()
-        SketchFromImage().run([str(source), "--id=photo", *(LEVELS if levels else CORE)], output=out)
-        _SKETCHED[levels] = out.getvalue()
-    path = Path(folder) / ("levels.svg" if levels else "sketched.svg")
-    path.write_bytes(_SKETCHED[levels])
-    return path
 
 
 def _numbers(d: str) -> list[float]:
@@ -90,7 +74,7 @@ class RefineSketchTest(TestCase):
     effect_class = RefineSketch
 
     def test_locked_paths_stay_exactly_and_the_rest_refine(self):
-        doc = sketched(self.tempdir)
+        doc = sketched_doc(self.tempdir, False)
         svg = inkex.load_svg(str(doc)).getroot()
         group = svg.getElementById("photo").getnext()
         paths = strokes(group)
@@ -121,7 +105,7 @@ class RefineSketchTest(TestCase):
         assert info["image"] == "photo" and len(info["place"]) == 4
 
     def test_draw_again_starts_the_unlocked_strokes_afresh(self):
-        doc = sketched(self.tempdir)
+        doc = sketched_doc(self.tempdir, False)
         svg = inkex.load_svg(str(doc)).getroot()
         group = svg.getElementById("photo").getnext()
         paths = strokes(group)
@@ -140,7 +124,7 @@ class RefineSketchTest(TestCase):
         assert sorted(shifts("--resketch=true"))[2] > 3 * sorted(shifts())[2]
 
     def test_everything_locked_aborts_and_leaves_the_document(self):
-        doc = sketched(self.tempdir)
+        doc = sketched_doc(self.tempdir, False)
         svg = inkex.load_svg(str(doc)).getroot()
         group = svg.getElementById("photo").getnext()
         group.set(LOCK, "true")
@@ -155,7 +139,7 @@ class AddStrokesTest(TestCase):
     effect_class = AddStrokes
 
     def test_new_strokes_lie_in_the_shape_which_is_removed(self):
-        doc = sketched(self.tempdir)
+        doc = sketched_doc(self.tempdir, False)
         svg = inkex.load_svg(str(doc)).getroot()
         group = svg.getElementById("photo").getnext()
         transform, before = str(group.transform), {p.get_id(): p.get("d") for p in strokes(group)}
@@ -183,7 +167,7 @@ class AddStrokesTest(TestCase):
         assert group.get("data-clipasso-count") == "11"
 
     def test_a_levels_sketch_adds_to_its_shown_level(self):
-        doc = sketched(self.tempdir, levels=True)
+        doc = sketched_doc(self.tempdir, True)
         group_id = inkex.load_svg(str(doc)).getroot().getElementById("photo").getnext().get_id()
         effect = self.assertEffect(str(doc), args=[f"--id={group_id}", "--add=2", *EDIT])
         group = effect.svg.getElementById(group_id)
@@ -195,7 +179,7 @@ class FillErasedTest(TestCase):
     effect_class = FillErased
 
     def test_fill_restores_the_count_and_keeps_the_others(self):
-        doc = sketched(self.tempdir)
+        doc = sketched_doc(self.tempdir, False)
         svg = inkex.load_svg(str(doc)).getroot()
         group = svg.getElementById("photo").getnext()
         transform = str(group.transform)
