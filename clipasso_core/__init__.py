@@ -27,9 +27,18 @@ __all__ = ["sketch", "sketch_many", "animate", "SketchConfig", "PRESETS", "Sketc
            "ClipassoError", "InputError", "ModelUnavailableError", "__version__"]
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+def lazy_names(package: str, table: dict[str, str]):
+    """A module ``__getattr__`` for ``package`` that imports each name of ``table`` (name -> module,
+    relative to the package) on first use and keeps it in the package."""
+    import sys
+
+    def __getattr__(name: str):
+        if name not in table:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(import_module(table[name], package), name)
+        setattr(sys.modules[package], name, value)
+        return value
+    return __getattr__
+
+
+__getattr__ = lazy_names(__name__, _LAZY)
