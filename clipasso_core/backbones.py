@@ -19,6 +19,7 @@ Any other image network plugs in as a ``SketchEncoder`` (the protocol below) thr
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import os
 import re
@@ -131,9 +132,15 @@ ROLE_METHOD = {"loss": "features", "saliency": "attention"}
 def normalize(images: torch.Tensor, encoder: SketchEncoder) -> torch.Tensor:
     """Images [B, 3, H, W] (or [3, H, W]) in 0..1 normalised as ``encoder`` expects."""
     shape = (3, 1, 1) if images.dim() == 3 else (1, 3, 1, 1)
-    mean = images.new_tensor(encoder.mean).view(shape)
-    std = images.new_tensor(encoder.std).view(shape)
+    mean = _constants(tuple(encoder.mean), images.device, images.dtype).view(shape)
+    std = _constants(tuple(encoder.std), images.device, images.dtype).view(shape)
     return (images - mean) / std
+
+
+@functools.lru_cache(maxsize=64)
+def _constants(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """values as a tensor on device, made once (a copy from the host cannot be captured in a CUDA graph)."""
+    return torch.tensor(values, device=device, dtype=dtype)
 
 
 class ImageEncoder(nn.Module):

@@ -45,7 +45,9 @@ class ClipLoss(nn.Module):
         x = normalize(images, self.encoder)
         if self.bf16:
             x = x.contiguous(memory_format=torch.channels_last)
-        context = torch.autocast(images.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        # no cast cache: frozen weights are stored in the compute dtype already, and a CUDA graph capture forbids it
+        context = (torch.autocast(images.device.type, dtype=torch.bfloat16, cache_enabled=False) if self.bf16
+                   else nullcontext())
         with context:
             features = self.encoder.features(x)
         return features.to(torch.float32)

@@ -32,6 +32,7 @@ from .augment import apply_grids, sample_grids
 from .config import CANVAS, Preset
 from .loss import ClipLoss, Features, overlap
 from .rasterizer import render
+from .step.readout import Readout
 
 
 @dataclass
@@ -101,21 +102,23 @@ class JointObjective(Objective, Protocol):
         ...
 
 
+def joint_raw_losses(loss: ClipLoss, inputs: list[tuple[torch.Tensor, Features]]) -> list[torch.Tensor]:
+    """Raw pair losses [B_i x P_i] (sketch-major) of several jobs' (images [B_i x P_i, 3, H, W],
+    their targets' features), in ONE ``loss`` encoder call."""
+    features = loss.encode(torch.cat([images for images, _ in inputs]))
+    raw = ClipLoss.pair_losses(features, Features.cat([targets for _, targets in inputs]))
+    return list(raw.split([len(images) for images, _ in inputs]))
+
+
 def joint_losses(parts: list[tuple[JointObjective, tuple[torch.Tensor, Features], torch.Tensor]]) -> list[torch.Tensor]:
     """Pair losses [B_i, P] of several jobs' (objective, (images, targets), points [B_i, S_i, 4, 2])
     with ONE encoder call (the objectives share ``loss``)."""
     encoder = parts[0][0].loss
     if any(objective.loss is not encoder for objective, _, _ in parts):
         raise ValueError("objectives encoded together must share one ClipLoss")
-    features = encoder.encode(torch.cat([images for _, (images, _), _ in parts]))
-    raw = ClipLoss.pair_losses(features, Features.cat([targets for _, (_, targets), _ in parts]))
-    out, at = [], 0
-    for objective, (images, _), points in parts:
-        count = len(points)
-        pairs = len(images) // count
-        out.append(objective.finish(raw[at:at + count * pairs].view(count, pairs), points))
-        at += count * pairs
-    return out
+    raw = joint_raw_losses(encoder, [inputs for _, inputs, _ in parts])
+    return [objective.finish(losses.view(len(points), -1), points)
+            for (objective, _, points), losses in zip(parts, raw)]
 
 
 class _OneJob:
@@ -132,9 +135,9 @@ class _OneJob:
 class TargetFeatures:
     """Target features for the loss: re-encoded for fresh augmentations every step (``bank`` = 0,
     the original), or from a fixed bank of ``bank`` augmentations (drawn up front from ``rng``)
-    whose features are encoded when an entry is first drawn (all new entries of a step in one
-    batch; the first step does not wait for the whole bank) and kept (in bfloat16 when the encoder
-    computes in it)."""
+    whose features are kept (in bfloat16 when the encoder computes in it): on a CPU encoded when
+    an entry is first drawn (all new entries of a step in one batch; the first step does not wait
+    for the whole bank), on CUDA all at once up front (one batch instead of a call per step)."""
 
     def __init__(self, loss: ClipLoss, target: torch.Tensor, bank: int, rng: np.random.Generator):
         self.loss, self.target, self.size = loss, target, target.shape[-1]
@@ -143,26 +146,38 @@ class TargetFeatures:
         self.grids = sample_grids(bank, self.size, rng).to(target.device) if bank else None
         self.bank: Features | None = None  # [bank, ...] once the first entries are encoded
         self.encoded = np.zeros(bank, dtype=bool)
+        if bank and target.device.type == "cuda":  # a GPU encodes the whole bank in about one step's time
+            self._fill(np.arange(bank))
 
     def _encode(self, grids: torch.Tensor) -> Features:
         images = apply_grids(self.target[None].expand(len(grids), -1, -1, -1), grids)
         return self.loss.encode(images)
 
     def draw(self, count: int, rngs: list[np.random.Generator]) -> list[tuple[torch.Tensor, Features]]:
-        """``count`` augmentations for each generator: (grids [count, H, W, 2], target features of
-        each) per generator, in their order."""
-        device = self.target.device
-        if self.grids is None:
-            drawn = []
-            for rng in rngs:
-                grids = sample_grids(count, self.size, rng).to(device)
-                with torch.no_grad():
-                    drawn.append((grids, self._encode(grids)))
-            return drawn
-        picks = [rng.choice(len(self.grids), size=count, replace=False) for rng in rngs]
-        self._fill(np.unique(np.concatenate(picks)))
-        indices = [torch.from_numpy(pick).to(device) for pick in picks]
-        return [(self.grids[index], self.bank[index].to(torch.float32)) for index in indices]
+        """Without a bank: ``count`` fresh augmentations for each generator, (grids [count, H, W, 2],
+        target features of each) per generator, in their order."""
+        drawn = []
+        for rng in rngs:
+            grids = sample_grids(count, self.size, rng).to(self.target.device)
+            with torch.no_grad():
+                drawn.append((grids, self._encode(grids)))
+        return drawn
+
+    def picks(self, count: int, rngs: list[np.random.Generator]) -> torch.Tensor:
+        """From the bank: ``count`` distinct entries for each generator, index [len(rngs), count] on
+        the target's device, every entry encoded. Only the host waits (a CUDA copy from pinned memory)."""
+        picks = np.stack([rng.choice(len(self.grids), size=count, replace=False) for rng in rngs])
+        self._fill(np.unique(picks))
+        index = torch.from_numpy(picks)
+        if self.target.device.type == "cuda":
+            return index.pin_memory().to(self.target.device, non_blocking=True)
+        return index.to(self.target.device)
+
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        """Bank entries index [B, K]: grids [B, K, H, W, 2] and float32 target features [B x K, ...].
+        Static shapes, no host-device synchronisation (a CUDA graph can hold it)."""
+        flat = index.reshape(-1)
+        return self.grids[flat].view(*index.shape, *self.grids.shape[1:]), self.bank[flat].to(torch.float32)
 
     @torch.no_grad()
     def _fill(self, wanted: np.ndarray) -> None:
@@ -180,6 +195,13 @@ class TargetFeatures:
         for name in ("layer2", "layer3", "embedding"):
             getattr(self.bank, name)[index] = getattr(features, name)
         self.encoded[missing] = True
+
+
+def _after_clean(clean: torch.Tensor, augmented: torch.Tensor, count: int) -> torch.Tensor:
+    """[B x (1 + K), ...]: for each of ``count`` sketches the clean target's features clean [1, ...]
+    followed by its K augmentations' augmented [B x K, ...]."""
+    augmented = augmented.view(count, -1, *augmented.shape[1:])
+    return torch.cat([clean.expand(count, *clean.shape[1:])[:, None], augmented], 1).flatten(0, 1)
 
 
 class ClipObjective(_OneJob):
@@ -204,11 +226,25 @@ class ClipObjective(_OneJob):
         return losses + (penalty * losses[:, 0].detach())[:, None]
 
     def pair_inputs(self, sketches: torch.Tensor, rngs: list[np.random.Generator]) -> tuple[torch.Tensor, Features]:
+        if self.targets.grids is not None:
+            return self.bank_inputs(sketches, self.targets.picks(self.augmentations, rngs))
         batch, target_feats = [], []
         for i, (grids, feats) in enumerate(self.targets.draw(self.augmentations, rngs)):
             batch += [sketches[i:i + 1], apply_grids(sketches[i:i + 1].expand(len(grids), -1, -1, -1), grids)]
             target_feats += [self.targets.clean, feats]
         return torch.cat(batch), Features.cat(target_feats)
+
+    def bank_inputs(self, sketches: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        """``pair_inputs`` of sketches [B, 3, H, W] with the bank entries index [B, K] (``TargetFeatures.picks``):
+        images [B x (1 + K), 3, H, W], each sketch then its K augmentations, and their targets'
+        features. Static shapes, no host-device synchronisation."""
+        count, pairs = index.shape
+        grids, feats = self.targets.gather(index)
+        augmented = apply_grids(sketches[:, None].expand(-1, pairs, -1, -1, -1).flatten(0, 1), grids.flatten(0, 1))
+        images = torch.cat([sketches[:, None], augmented.view(count, pairs, *sketches.shape[1:])], 1)
+        targets = Features(*(_after_clean(getattr(self.targets.clean, name), getattr(feats, name), count)
+                             for name in ("layer2", "layer3", "embedding")))
+        return images.flatten(0, 1), targets
 
     def clean_inputs(self, sketches: torch.Tensor) -> tuple[torch.Tensor, Features]:
         return sketches, self.targets.clean[[0] * len(sketches)]
@@ -339,11 +375,13 @@ Slot = tuple[int, int]
 class PointsTrainer:
     """Adam on the control points of every seed of every job (params[job][seed] [S, 4, 2], canvas
     px), one parameter group per job at lr x its ``scales`` entry (default 1). timings, when given,
-    receives seconds per phase ("render", "loss")."""
+    receives seconds per phase ("render", "loss"). graphs (``step.graph.LossGraphs``, or None):
+    runs the loss part of steps taken in one chunk when it takes the jobs' objectives."""
 
     def __init__(self, jobs: list[Job], lr: float, timings: dict[str, float] | None = None,
-                 scales: list[float] | None = None):
+                 scales: list[float] | None = None, graphs=None):
         self.jobs = jobs
+        self.graphs = graphs if graphs is not None and graphs.takes([job.objective for job in jobs]) else None
         if len(jobs) > 1 and not all(hasattr(job.objective, "pair_inputs") for job in jobs):
             raise ValueError("jobs optimised together need objectives that encode jointly (ClipObjective)")
         self.params = [[p.clone().requires_grad_(True) for p in job.points] for job in jobs]
@@ -359,7 +397,8 @@ class PointsTrainer:
         for group in self.adam.param_groups:
             group["lr"] = lr * group["scale"]
         self.adam.zero_grad(set_to_none=True)
-        losses = torch.cat([self._backward(part) for part in _chunks(slots, chunk)])
+        parts = _chunks(slots, chunk)
+        losses = torch.cat([self._backward(part, graph=len(parts) == 1) for part in parts])
         self.adam.step()
         with torch.no_grad():
             for job, seed in slots:
@@ -399,19 +438,27 @@ class PointsTrainer:
         losses = joint_losses(parts)
         return [loss[:, 0] for loss in losses] if clean else losses
 
-    def _backward(self, slots: list[Slot]) -> torch.Tensor:
-        """Pair losses [len(slots), 1 + K]; their step loss's gradient added to the points' grads."""
+    def _backward(self, slots: list[Slot], graph: bool = False) -> torch.Tensor:
+        """Pair losses [len(slots), 1 + K]; their step loss's gradient added to the points' grads
+        (the loss part through ``graphs`` when ``graph`` and the trainer has them)."""
         groups = self._by_job(slots)
         with self.clock("render"):
             drawn = [job.style.render(points) for job, points, _ in groups]
         # two-stage backward: objective -> gradient of the images, then images -> control points
-        sketches = [image.detach().requires_grad_(True) for image in drawn]
         with self.clock("loss"):
-            losses = self._losses(groups, sketches, clean=False)
-            sum(ClipLoss.step_loss(loss).sum() for loss in losses).backward()
+            if graph and self.graphs is not None:
+                losses, grads = self.graphs.run([
+                    (job.objective, image, job.objective.targets.picks(job.objective.augmentations,
+                                                                       [job.rngs[s] for s in seeds]))
+                    for (job, _, seeds), image in zip(groups, drawn)])
+            else:
+                sketches = [image.detach().requires_grad_(True) for image in drawn]
+                losses = self._losses(groups, sketches, clean=False)
+                sum(ClipLoss.step_loss(loss).sum() for loss in losses).backward()
+                grads = [sketch.grad for sketch in sketches]
         with self.clock("render"):
-            for image, sketch in zip(drawn, sketches):
-                image.backward(sketch.grad)
+            for image, grad in zip(drawn, grads):
+                image.backward(grad)
         return torch.cat(losses).detach()
 
     @torch.no_grad()
@@ -423,12 +470,15 @@ class PointsTrainer:
 
 
 def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool] = lambda: False,
-                   timings: dict[str, float] | None = None) -> list[OptimizationResult]:
+                   timings: dict[str, float] | None = None, graphs=None) -> list[OptimizationResult]:
     """Optimise several jobs (images) together, each as ``optimize`` would alone: per job its own
     best-so-far, early stop and pruning; all active seeds step together (one encoder call per
-    ``preset.seed_chunk`` seeds). A job whose seeds have all stopped stops taking part. Returns
-    one result per job."""
-    trainer = PointsTrainer(jobs, preset.lr, timings, [preset.lr_scale(job.points.shape[1]) for job in jobs])
+    ``preset.seed_chunk`` seeds; ``graphs``: see ``PointsTrainer``). A job whose seeds have all
+    stopped stops taking part. Step losses reach ``on_progress`` through a ``Readout`` (on CUDA
+    one step late, so the host never waits for the step it just queued); the host waits for the
+    device only at evaluations (every ``preset.eval_every`` steps). Returns one result per job."""
+    trainer = PointsTrainer(jobs, preset.lr, timings, [preset.lr_scale(job.points.shape[1]) for job in jobs], graphs)
+    readout = Readout(jobs[0].points.device)
     clock = trainer.clock
     trackers = [SeedTracker(job.points, preset.min_delta, preset.patience) for job in jobs]
     start = time.perf_counter()
@@ -458,28 +508,45 @@ def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool
             tracker.stepped([s for job, s in slots if job == j])
         if evaluating and preset.reuse_eval:
             # the clean pair of this step scored the points as they were before the step
-            for i, (j, s) in enumerate(slots):
-                trackers[j].record(s, pair_loss[i, 0].item(), before[i], trackers[j].steps[s] - 1)
+            for i, ((j, s), value) in enumerate(zip(slots, pair_loss[:, 0].tolist())):
+                trackers[j].record(s, value, before[i], trackers[j].steps[s] - 1)
         for j, tracker in enumerate(trackers):
             if evaluating:
                 tracker.stop_plateaued()
             if preset.prune_at and step + 1 == int(preset.prune_at * preset.iterations):
                 tracker.prune_to_leader()
-        step_losses = ClipLoss.step_loss(pair_loss)
-        for j, job in enumerate(jobs):
-            rows = [i for i, (owner, _) in enumerate(slots) if owner == j]
-            if job.on_progress and rows:
-                leader = trackers[j].leader
-                job.on_progress(StepReport(step + 1, preset.iterations, step_losses[rows].mean().item(),
-                                           trackers[j].best_loss[leader], trackers[j].best[leader],
-                                           time.perf_counter() - start))
+        _report(jobs, trackers, slots, ClipLoss.step_loss(pair_loss), readout,
+                step + 1, preset.iterations, time.perf_counter() - start)
         if not active():
             break
+    readout.flush()
     # the points as they are now may not have been evaluated yet (last steps, or a cancel)
     remaining = [(j, s) for j, tracker in enumerate(trackers) for s in tracker.unevaluated()]
     if remaining:
         record_now(remaining, trainer.clean_losses(remaining))
     return [OptimizationResult(t.best, t.best_loss, t.steps, was_cancelled) for t in trackers]
+
+
+def _report(jobs: list[Job], trackers: list[SeedTracker], slots: list[Slot], step_losses: torch.Tensor,
+            readout: Readout, iteration: int, total: int, elapsed_s: float) -> None:
+    """Each reporting job's ``StepReport``: the mean of its seeds' step losses (of step_losses
+    [len(slots)]) through ``readout``, its best so far as it is now."""
+    reporting = [(j, [i for i, (owner, _) in enumerate(slots) if owner == j]) for j, job in enumerate(jobs)]
+    reporting = [(j, rows) for j, rows in reporting if jobs[j].on_progress and rows]
+    if not reporting:
+        return
+    # slots come job by job: a job's rows are consecutive, and a slice (unlike a list index) is not a host copy
+    means = torch.stack([step_losses[rows[0]:rows[-1] + 1].mean() for _, rows in reporting])
+    bests = []
+    for j, _ in reporting:
+        leader = trackers[j].leader
+        best = trackers[j].best[leader]  # a view the next evaluation may overwrite before a late delivery
+        bests.append((trackers[j].best_loss[leader], best.clone() if readout.lag else best))
+
+    def deliver(values: list[float]) -> None:
+        for (j, _), value, (best_loss, best) in zip(reporting, values, bests):
+            jobs[j].on_progress(StepReport(iteration, total, value, best_loss, best, elapsed_s))
+    readout.put(means, deliver)
 
 
 def optimize(points: torch.Tensor, style: StrokeStyle, objective: Objective, preset: Preset,

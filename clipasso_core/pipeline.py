@@ -29,6 +29,7 @@ from .loss import ClipLoss
 from .masking import apply_mask, needs_rembg, rembg_mask
 from .levels import RankedStrokes, pick_style, rank_strokes, smaller_levels
 from .optimize import ClipObjective, Job, OptimizationResult, StepReport, StrokeStyle, optimize_batch
+from .step.graph import LossGraphs
 from .rasterizer import render
 from .saliency import init_strokes, sample_starts, start_probabilities
 from .contract.formats import Level, Sketch, Stroke
@@ -314,14 +315,17 @@ class Engine:
     encoders: Encoders = Encoders()
     loss: ClipLoss | None = None
     saliency: object | None = None
+    graphs: LossGraphs | None = None
 
     def load_loss(self) -> ClipLoss:
-        """The loss on the device (loaded on the first call)."""
+        """The loss on the device (loaded on the first call), and on CUDA its ``graphs``."""
         if self.loss is None:
             encoder = self.encoders.loss
             if encoder is None:
                 encoder = load_encoder(self.profile, "loss", self.config.clip_weights)
             self.loss = ClipLoss(encoder.to(self.device), bf16=self.bf16)
+            if self.device.type == "cuda":
+                self.graphs = LossGraphs(self.loss, self.device)
         return self.loss
 
     def load_saliency(self):
@@ -361,7 +365,8 @@ class Engine:
                 "backbone": loss.name if loss is not None else self.profile.name,
                 **({"saliency": saliency.name} if saliency is not None else {}),
                 "random_weights": self.random_weights, "preset": self.preset.name,
-                "precision": "bf16" if self.bf16 else "fp32", "device": self.device.type, "canvas": CANVAS}
+                "precision": "bf16" if self.bf16 else "fp32", "device": self.device.type, "canvas": CANVAS,
+                **({"cuda_graphs": self.graphs.state} if self.graphs is not None else {})}
 
 
 def start_engine(config: SketchConfig, encoders: Encoders | None = None) -> Engine:
@@ -517,7 +522,7 @@ def optimise_images(engine: Engine, jobs: list[ImageJob], reports: list[Callable
         keep_in = canvas_keep_in(job.region, job.prepared.transform) if job.region is not None else None
         parts.append((Job(points, style, objective, rngs, report, job.movable(engine.device), keep_in),
                       seeds, stroke_ids))
-    results = optimize_batch([part[0] for part in parts], engine.preset, cancelled, timings)
+    results = optimize_batch([part[0] for part in parts], engine.preset, cancelled, timings, engine.graphs)
     if all(result.cancelled and max(result.iterations) == 0 for result in results):
         stop_if_cancelled()
     done = []

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -195,3 +196,51 @@ def test_an_input_after_a_bare_ray_is_an_input_not_an_address(tmp_path):
         args = build_parser().parse_args(["batch", *argv, "-o", "out"])
         input_taken_as_address(args)
         assert (args.ray, args.inputs) == (address, inputs)
+
+
+class _Call:
+    def __init__(self, outcome):
+        self.outcome = outcome
+
+
+class _Method:
+    def __init__(self, outcome):
+        self.outcome = outcome
+
+    def remote(self, *args):
+        return _Call(self.outcome(*args) if callable(self.outcome) else self.outcome)
+
+
+class _FakeRay:
+    """``ray.wait``/``ray.get`` over calls whose outcome is known (a value, or an exception to raise)."""
+
+    @staticmethod
+    def wait(calls, num_returns, timeout):
+        return calls[:num_returns], calls[num_returns:]
+
+    @staticmethod
+    def get(call):
+        if isinstance(call.outcome, Exception):
+            raise call.outcome
+        return call.outcome
+
+
+def test_images_whose_worker_ran_out_of_memory_say_so_and_how_to_need_less(tmp_path):
+    pytest.importorskip("ray")
+    from ray.exceptions import ActorDiedError, OutOfMemoryError
+
+    from clipasso_core.batch.inputs import Item
+
+    class Actor:
+        sketch = _Method(OutOfMemoryError("Task was killed due to the node running low on memory."))
+        stop = _Method(None)
+
+    actor = Actor()
+    todo = [Item(str(tmp_path / f"cat{k}.jpg"), f"cat{k}") for k in range(2)]
+    joined = iter([2, ActorDiedError()])  # it joins with a batch size of 2, and is gone after the batch failed
+    Actor.batch_size = _Method(lambda size: next(joined))
+    ended = list(cluster._dispatch(_FakeRay, [actor], todo, 2, threading.Event()))
+    assert [r.index for r in ended] == [0, 1]
+    assert all(r.sketch is None and r.error.endswith(cluster.OUT_OF_MEMORY) and "OutOfMemoryError" in r.error
+               for r in ended)
+    assert cluster.out_of_memory(ActorDiedError()) is False

@@ -286,17 +286,19 @@ def test_the_bank_is_encoded_as_entries_are_first_drawn_and_equals_the_whole_ban
     loss, target = setup[0], setup[1]
     lazy = TargetFeatures(loss, target, 8, np.random.default_rng(0))
     assert lazy.bank is None and not lazy.encoded.any()  # nothing encoded before the first draw
-    first = lazy.draw(3, [np.random.default_rng(1), np.random.default_rng(2)])
-    assert 3 <= lazy.encoded.sum() <= 6
+    index = lazy.picks(3, [np.random.default_rng(1), np.random.default_rng(2)])
+    assert index.shape == (2, 3) and 3 <= lazy.encoded.sum() <= 6
     while not lazy.encoded.all():
-        lazy.draw(3, [np.random.default_rng(int(lazy.encoded.sum()) + 10)])
+        lazy.picks(3, [np.random.default_rng(int(lazy.encoded.sum()) + 10)])
     with torch.no_grad():
         whole = lazy._encode(lazy.grids)
     for name in ("layer2", "layer3", "embedding"):
         assert torch.allclose(getattr(lazy.bank, name), getattr(whole, name), atol=1e-5)
-    grids, features = first[1]
     pick = np.random.default_rng(2).choice(8, size=3, replace=False)  # the second generator's draw
-    assert torch.equal(grids, lazy.grids[torch.from_numpy(pick)])
+    assert index[1].tolist() == pick.tolist()
+    grids, features = lazy.gather(index)
+    assert grids.shape == (2, 3, 224, 224, 2) and torch.equal(grids[1], lazy.grids[torch.from_numpy(pick)])
+    features = features[3:]  # the second generator's entries
     assert torch.allclose(features.embedding, whole.embedding[torch.from_numpy(pick)], atol=1e-5)
 
 
@@ -325,3 +327,21 @@ def test_strokes_that_do_not_move_keep_their_points_bit_for_bit_and_moving_ones_
     assert torch.equal(result.points[:, ~movable], points[:, ~movable])
     moved = result.points[:, movable]
     assert moved[..., 0].max() <= 100.0 and not torch.equal(moved, points[:, movable])
+
+
+def test_bank_inputs_are_each_sketch_then_its_augmentations_with_their_targets(setup):
+    from clipasso_core.augment import apply_grids
+
+    loss, target = setup[0], setup[1]
+    objective = ClipObjective(loss, target, PRESETS["default"], np.random.default_rng(0))
+    sketches = torch.rand(3, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    index = objective.targets.picks(4, [np.random.default_rng(s) for s in range(3)])
+    images, targets = objective.bank_inputs(sketches, index)
+    assert images.shape == (15, 3, 224, 224) and targets.embedding.shape[0] == 15
+    bank = objective.targets.bank
+    for i in range(3):
+        assert torch.equal(images[5 * i], sketches[i])
+        assert torch.equal(images[5 * i + 1:5 * i + 5], apply_grids(sketches[i:i + 1].expand(4, -1, -1, -1), objective.targets.grids[index[i]]))
+        assert torch.equal(targets.layer2[5 * i], objective.targets.clean.layer2[0])
+        assert torch.equal(targets.layer3[5 * i + 1:5 * i + 5], bank.layer3[index[i]].float())
+        assert torch.equal(targets.embedding[5 * i + 1:5 * i + 5], bank.embedding[index[i]].float())

@@ -15,6 +15,10 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
 timeout 180 python3 tools/bench.py --device cuda --json 2>&1 | tee "$out/bench_rn101-random_cuda.txt"
+# the same with the loss part stepped eagerly instead of replayed from CUDA graphs
+CLIPASSO_CUDA_GRAPHS=0 timeout 180 python3 tools/bench.py --device cuda --json 2>&1 | tee "$out/bench_rn101-random_cuda_eager.txt"
+# the step against the encoder's own forward + backward (graphs), folded weights against unfolded
+timeout 240 python3 tools/bench_step.py --device cuda --json 2>&1 | tee "$out/bench_step_rn101-random_cuda.txt"
 timeout 120 python3 tools/bench_levels.py --device cuda --json 2>&1 | tee "$out/bench_levels_rn101-random_cuda.txt"
 timeout 120 python3 tools/bench_animate.py --device cuda --backbone rn101-random --json 2>&1 | tee "$out/bench_animate_rn101-random_cuda.txt"
 # the levels wall-time ratio on a quiet CPU (this machine's cores; the 2-core laptop's is in the README)

@@ -49,6 +49,8 @@ WAIT_S = 0.5
 CONNECT_S = 10.0
 """How long the driver tries to reach a cluster's address before it gives up."""
 INSTALL = "--ray needs Ray: pip install 'clipasso[ray]'"
+OUT_OF_MEMORY = ("it ran out of memory: a smaller --batch-size, or fewer workers per machine "
+                 "(a larger --ray-cpus-per-worker), needs less")
 
 
 class Sketcher:
@@ -213,6 +215,14 @@ def sketch_on_ray(todo: list[Item], config, batch_size: int | str, cancel: threa
         ray.shutdown()
 
 
+def out_of_memory(exc: Exception) -> bool:
+    """Whether Ray stopped a worker for want of memory (its memory monitor, or the system's OOM killer)."""
+    from ray.exceptions import OutOfMemoryError
+
+    text = str(exc).lower()
+    return isinstance(exc, OutOfMemoryError) or "out of memory" in text or "memory monitor" in text
+
+
 def _dispatch(ray, actors, todo: list[Item], batch_size, cancel: threading.Event) -> Iterator[BatchResult]:
     """Keep every ready actor busy with one batch until ``todo`` is sketched (or cancelled)."""
     from ray.exceptions import RayError, RayTaskError
@@ -261,5 +271,7 @@ def _dispatch(ray, actors, todo: list[Item], batch_size, cancel: threading.Event
             except RayError as exc:
                 death = exc.__class__.__name__
                 error = f"its Ray worker died on every try ({1 + MAX_TASK_RETRIES}) to sketch it ({death})"
+                if out_of_memory(exc):
+                    error += f"; {OUT_OF_MEMORY}"
                 ended += [(index, None, error, round(time.perf_counter() - started, 2)) for index, _ in batch]
                 joining[actor.batch_size.remote(batch_size)] = actor  # restarted by Ray, or gone for good
