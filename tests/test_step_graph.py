@@ -144,3 +144,24 @@ def test_graphs_can_be_switched_off(monkeypatch):
     monkeypatch.setenv(ENVIRONMENT, "0")
     graphs = LossGraphs(ClipLoss(load_encoder(PROFILES["tiny-random"], "loss").cuda()), torch.device("cuda"))
     assert graphs.state == f"off ({ENVIRONMENT}=0)" and not graphs.enabled
+
+
+@CUDA
+def test_a_replay_and_its_bank_draws_do_not_wait_for_the_device():
+    cuda = torch.device("cuda")
+    loss = ClipLoss(load_encoder(PROFILES["tiny-random"], "loss").to(cuda))
+    jobs = _jobs(loss, PRESET, cuda)
+    graphs = LossGraphs(loss, cuda)
+
+    def parts():
+        return [(job.objective, job.style.render(job.points).detach(), job.objective.targets.picks(PRESET.augmentations, job.rngs))
+                for job in jobs]
+    graphs.run(parts())  # captured here
+    drawn = [part[1] for part in parts()]
+    torch.cuda.set_sync_debug_mode("error")  # any host-device synchronisation raises
+    try:
+        picks = [job.objective.targets.picks(PRESET.augmentations, job.rngs) for job in jobs]
+        losses, grads = graphs.run([(job.objective, image, index) for job, image, index in zip(jobs, drawn, picks)])
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert graphs.captures == 1 and [tuple(g.shape) for g in grads] == [(2, 3, 224, 224), (1, 3, 224, 224)]

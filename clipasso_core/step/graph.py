@@ -108,12 +108,12 @@ class LossGraphs:
         static = [(objective, sketches, index) for (objective, _, _), (sketches, index) in zip(parts, inputs)]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up (cuDNN's choices, the allocator) off the capture
+        with torch.cuda.stream(side):  # warm-up (cuDNN's choices, cuBLAS's handles, the allocator) on the capture's stream
             for _ in range(self.warmup):
                 loss_and_grads(self.loss, static)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, stream=side):
             outputs = loss_and_grads(self.loss, static)
         self._key, self._graph, self._inputs, self._outputs = key, graph, inputs, outputs
         self.captures += 1
