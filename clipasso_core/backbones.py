@@ -266,14 +266,15 @@ def _open_clip():
     return open_clip
 
 
-def _build_visual(arch: str) -> nn.Module:
+def _build_visual(arch: str, device: str = "cpu") -> nn.Module:
     """An image tower of open_clip architecture ``arch`` (no text tower), initialised randomly from
-    a fixed seed, so that random profiles are the same network in every run."""
+    a fixed seed, so that random profiles are the same network in every run; on the "meta" device
+    its tensors have no memory and no values (nothing is initialised: weights from a file replace them)."""
     open_clip = _open_clip()
     from open_clip.model import CLIPVisionCfg, _build_vision_tower
 
     cfg = open_clip.get_model_config(arch)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(0)
         return _build_vision_tower(cfg["embed_dim"], CLIPVisionCfg(**cfg["vision_cfg"]), quick_gelu=True)
 
@@ -338,13 +339,16 @@ def _unreadable(path: str, exc: Exception) -> str:
 def _load_file(arch: str, path: str) -> nn.Module:
     if not os.path.isfile(path):
         raise ModelUnavailableError(f"weights file not found: {path}")
-    visual = _build_visual(arch)
+    visual = _build_visual(arch, "meta")  # no random initialisation (0.3-0.4 s for RN101 or ViT-B/32 on a CPU)
     try:
-        visual.load_state_dict(_read_state_dict(path), strict=True)
+        visual.load_state_dict(_read_state_dict(path), strict=True, assign=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ModelUnavailableError(f"weights file {path} does not fit {arch}: {first}") from None
-    return visual
+    if any(t.is_meta for t in itertools.chain(visual.parameters(), visual.buffers())):  # a buffer no file holds
+        visual = _build_visual(arch)
+        visual.load_state_dict(_read_state_dict(path), strict=True)
+    return visual.float()  # the file's tensors as they are (OpenAI's are partly float16)
 
 
 def openai_repo(arch: str) -> str:

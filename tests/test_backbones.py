@@ -140,6 +140,17 @@ def test_weights_from_an_encoders_own_state_dict_safetensors_and_torchscript(tmp
         assert_same_weights(source, load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / name)))
 
 
+def test_weights_in_float16_load_as_float32_with_every_tensor_from_the_file(tmp_path):
+    source = perturbed_tiny_rn().visual
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in source.state_dict().items()}, tmp_path / "half.pt")
+    loaded = load_encoder(PROFILES["tiny-random"], "loss", str(tmp_path / "half.pt")).visual
+    tensors = list(loaded.parameters()) + list(loaded.buffers())
+    assert not any(t.is_meta for t in tensors)
+    assert all(t.dtype == torch.float32 for t in tensors if t.is_floating_point())
+    for (k, x), y in zip(source.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(x.half().to(x.dtype) if x.is_floating_point() else x, y), k
+
+
 def test_weights_from_environment_variable(tmp_path, monkeypatch):
     source = load_encoder(PROFILES["tiny-random"], "saliency")
     torch.save(source.state_dict(), tmp_path / "vit.pt")
