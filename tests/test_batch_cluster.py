@@ -243,4 +243,4 @@ def test_images_whose_worker_ran_out_of_memory_say_so_and_how_to_need_less(tmp_p
     assert [r.index for r in ended] == [0, 1]
     assert all(r.sketch is None and r.error.endswith(cluster.OUT_OF_MEMORY) and "OutOfMemoryError" in r.error
                for r in ended)
-    assert cluster.out_of_memory(ActorDiedError()) is False
+    assert cluster.killed_for_memory(ActorDiedError()) is False

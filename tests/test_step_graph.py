@@ -104,6 +104,39 @@ def test_the_trainer_stepping_through_graphs_gives_the_eager_trainers_results(lo
         assert mine.losses == pytest.approx(theirs.losses, rel=1e-5)
 
 
+class _Failing(LossGraphs):
+    """Graphs whose capture raises ``error`` (as if on CUDA): the fallback logic on any machine."""
+
+    error: Exception = RuntimeError("operation not permitted when stream is capturing")
+    tries = 0
+
+    @property
+    def state(self) -> str:
+        return "on" if self.failed is None else f"failed: {self.failed}"
+
+    def _capture(self, parts, key):
+        self.tries += 1
+        raise self.error
+
+
+def test_a_failed_capture_warns_once_then_steps_eagerly_and_running_out_of_memory_is_raised(loss):
+    jobs = _jobs(loss, PRESET)
+    parts = [(job.objective, job.style.render(job.points).detach(), job.objective.targets.picks(4, job.rngs)) for job in jobs]
+    graphs = _Failing(loss, torch.device("cpu"))
+    with pytest.warns(GraphWarning, match="operation not permitted"):
+        losses, grads = graphs.run(parts)
+    assert graphs.state.startswith("failed: RuntimeError") and not graphs.enabled
+    expected, expected_grads = loss_and_grads(loss, parts)
+    assert all(torch.equal(a, b) for a, b in zip(losses + grads, expected + expected_grads))
+    graphs.run(parts)
+    assert graphs.tries == 1  # never tried again
+    short = _Failing(loss, torch.device("cpu"))
+    short.error = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    with pytest.raises(torch.OutOfMemoryError):  # the batch is halved by sketch_many, not stepped eagerly
+        short.run(parts)
+    assert short.failed is None
+
+
 @CUDA
 @pytest.mark.parametrize("bf16", [False, True])
 def test_a_replayed_graph_gives_the_eager_steps_results_on_cuda(bf16):

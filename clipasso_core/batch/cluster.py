@@ -215,7 +215,7 @@ def sketch_on_ray(todo: list[Item], config, batch_size: int | str, cancel: threa
         ray.shutdown()
 
 
-def out_of_memory(exc: Exception) -> bool:
+def killed_for_memory(exc: Exception) -> bool:
     """Whether Ray stopped a worker for want of memory (its memory monitor, or the system's OOM killer)."""
     from ray.exceptions import OutOfMemoryError
 
@@ -271,7 +271,7 @@ def _dispatch(ray, actors, todo: list[Item], batch_size, cancel: threading.Event
             except RayError as exc:
                 death = exc.__class__.__name__
                 error = f"its Ray worker died on every try ({1 + MAX_TASK_RETRIES}) to sketch it ({death})"
-                if out_of_memory(exc):
+                if killed_for_memory(exc):
                     error += f"; {OUT_OF_MEMORY}"
                 ended += [(index, None, error, round(time.perf_counter() - started, 2)) for index, _ in batch]
                 joining[actor.batch_size.remote(batch_size)] = actor  # restarted by Ray, or gone for good

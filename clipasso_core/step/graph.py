@@ -46,7 +46,8 @@ class LossGraphs:
     """``loss_and_grads`` for one ``ClipLoss``, replayed from a CUDA graph on CUDA (captured after
     ``warmup`` eager runs whenever the shape changes; the previous graph is dropped, as shapes
     only shrink within a run) and run eagerly elsewhere, when ``CLIPASSO_CUDA_GRAPHS=0``, or after
-    a capture failed (``failed`` says why; a ``GraphWarning`` is issued once)."""
+    a capture failed (``failed`` says why; a ``GraphWarning`` is issued once). Running out of memory
+    while capturing is raised as it is (``sketch_many`` halves its batch), not a failed capture."""
 
     def __init__(self, loss: ClipLoss, device: torch.device, warmup: int = 2):
         self.loss, self.device, self.warmup = loss, device, warmup
@@ -89,6 +90,10 @@ class LossGraphs:
                 self._capture(parts, key)
             except Exception as exc:  # any capture failure: the eager step computes the same
                 self._drop()
+                from ..batch.run import out_of_memory
+
+                if out_of_memory(exc):  # not the graph's fault: a smaller batch is tried (``sketch_many``)
+                    raise
                 self.failed = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
                 warnings.warn(f"CUDA graph capture failed, stepping eagerly ({self.failed})", GraphWarning, stacklevel=2)
                 return loss_and_grads(self.loss, parts)
