@@ -1,6 +1,7 @@
 """batch.cluster: clipasso batch --ray on a real local Ray cluster (2 CPUs, tiny-random): a worker
 killed mid-batch loses no image and duplicates none, a second run sketches nothing, one and two
-workers write the same rows (a list's strokes, seeds and widths included), a cancel keeps the images ended; workers per cluster; one-line errors."""
+workers write the same rows (a list's strokes, seeds and widths included), a cancel keeps the images
+ended; workers per cluster; one-line errors."""
 from __future__ import annotations
 
 import json

@@ -4,10 +4,11 @@ Outputs mirror the inputs (``inputs``): ``OUT_DIR/NAME.svg`` and, with ``--json`
 beside it. As each image ends its files are written (atomically) and its row appended to the table
 (``table``), so a killed batch loses only the images in flight. Run again with the same options, it
 skips every image whose row says done and whose files are there, and sketches the rest (failed ones
-included, and those whose list row now gives another stroke width); run with other options into the same folder, it stops with a message instead of mixing
-two kinds of sketch. ``--shard K/N`` sketches every N-th image (its own table), ``--merge`` joins
-the shards' tables. Exit code 0: every image done; ``EXIT_SOME_FAILED``: some failed (the rest are
-written); 3: cancelled (the images ended so far are kept).
+included, and those whose list row now gives another stroke width); run with other options into the
+same folder, it stops with a message instead of mixing two kinds of sketch. ``--shard K/N``
+sketches every N-th image (its own table), ``--merge`` joins the shards' tables. Exit code 0: every
+image done; ``EXIT_SOME_FAILED``: some failed (the rest are written); 3: cancelled (the images ended
+so far are kept).
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from ..errors import InputError
 
 BATCH_DESCRIPTION = """\
 Sketch many images: files, folders (recursively), glob patterns and list files (.txt/.csv, one path
-a row, optional columns strokes, seed and width). Outputs mirror the inputs' relative paths under OUT_DIR;
-a results table (clipasso-batch.jsonl) gets one line per image as it ends. Running the same command
-again resumes: images already done are skipped. One bad image never stops the batch."""
+a row, optional columns strokes, seed and width). Outputs mirror the inputs' relative paths under
+OUT_DIR; a results table (clipasso-batch.jsonl) gets one line per image as it ends. Running the same
+command again resumes: images already done are skipped. One bad image never stops the batch."""
 BATCH_EXAMPLES = """\
 examples:
   clipasso batch photos/ -o sketches/                           every image under photos/
