@@ -5,9 +5,9 @@ arrive (the events' ``image`` index); its ``image`` event brings its final (or, 
 far) sketch, or its failure, which removes its object and is reported (a line in ``warnings``). A
 failure of the whole run leaves nothing behind (``job.CoreJob``).
 
-The run takes one stroke width: when the images ask for different ones (a width in scene units
-over empties of different sizes), it runs at their ``geometry.shared_width`` and each sketch's
-strokes are drawn at its own width (``geometry.scaled_widths``).
+Each image is sketched at its own stroke width (a width in scene units over empties of different
+sizes is a different ``--width`` for each), the one it gets when sketched alone: the run's list
+file gives it (``client.batch_inputs``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 
 from . import build, job_logic
-from .contract import client, events, formats, geometry, options
+from .contract import client, events, formats, options
 from .job import CoreJob
 
 
@@ -39,25 +39,26 @@ class BatchImage:
 
 
 class BatchJob(CoreJob):
-    """A run of ``clipasso batch`` over ``images`` (``BatchImage``s), ``kind`` "GPENCIL" or "CURVE";
-    ``core_args``: the run options (their ``--width`` is ``width``); ``failures``: the report lines
-    of selected images left out before the run (``job_logic.image_failure``)."""
+    """A run of ``clipasso batch`` over ``images`` (``BatchImage``s, each at its own ``width``),
+    ``kind`` "GPENCIL" or "CURVE"; ``core_args``: the run options but the width; ``failures``: the
+    report lines of selected images left out before the run (``job_logic.image_failure``)."""
 
     def __init__(self, command: list[str], images: list[BatchImage], core_args: list[str], kind: str,
-                 width: float, failures: list[str] | None = None):
+                 failures: list[str] | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="clipasso-blender-")
         self._begin()
         try:
-            self.images, self.kind, self.width = images, kind, width
-            self.inputs = client.batch_inputs([self._file(k, image) for k, image in enumerate(images)],
-                                              os.path.join(self.tmp.name, "in"))
+            self.images, self.kind = images, kind
+            listed, self.inputs = client.batch_inputs([self._file(k, image) for k, image in enumerate(images)],
+                                                      [image.width for image in images],
+                                                      os.path.join(self.tmp.name, "in"))
             self.objects: dict[int, object] = {}  # image index -> its sketch object (previews, then the result)
             self.results: set[int] = set()  # the images whose final (or best so far) sketch is shown
             self.warnings += failures or []  # one line per failed image
             self.failed = len(failures or [])
             self.total = len(images) + self.failed  # the images selected
             self.fractions = [0.0] * len(images)
-            args = [*self.inputs, "-o", os.path.join(self.tmp.name, "out"), "--json",
+            args = [listed, "-o", os.path.join(self.tmp.name, "out"), "--json",
                     "--batch-size", str(min(len(images), options.EDITOR_BATCH_SIZE)), *core_args]
             self._start(command, "batch", args)
         except BaseException:
@@ -78,7 +79,6 @@ class BatchJob(CoreJob):
 
     def _show(self, context, index: int, sketch: formats.Sketch) -> None:
         image = self.images[index]
-        sketch = geometry.scaled_widths(sketch, image.width / self.width)
         obj = self.objects.get(index)
         if obj is None:
             obj = build.create(context, image.name, sketch, self.kind, image.frame_size, image.offset,

@@ -228,12 +228,15 @@ def run_args(strokes, seeds, preset, mask, width, color: str, iterations, backbo
              edit: dict | None = None) -> list[str]:
     """The core's arguments for a run with these option values (colour "#rrggbb"; levels "16,8,4"
     or "" for one level; with levels their largest is the stroke count; strokes None: left to the
-    core, as for a refine, whose --init has its own count). ``edit``: a refine's EDIT_OPTIONS values
-    (add, fill_to, region, move)."""
-    values = {"strokes": strokes, "seeds": seeds, "preset": preset, "mask": mask, "stroke_width": float(width),
-              "color": color, "iterations": iterations, "backbone": backbone, "levels": levels, **(edit or {})}
-    if strokes is None:
-        del values["strokes"]
+    core, as for a refine, whose --init has its own count; width None: left out, as for a batch,
+    whose list file gives each image its own). ``edit``: a refine's EDIT_OPTIONS values (add,
+    fill_to, region, move)."""
+    values = {"strokes": strokes, "seeds": seeds, "preset": preset, "mask": mask,
+              "stroke_width": None if width is None else float(width), "color": color, "iterations": iterations,
+              "backbone": backbone, "levels": levels, **(edit or {})}
+    for name in ("strokes", "stroke_width"):
+        if values[name] is None:
+            del values[name]
     return job_logic.core_args(values)
 
 
@@ -424,9 +427,8 @@ class CLIPASSO_OT_sketch_from_image(_FromSelectionOrFile, bpy.types.Operator):
                 failures.append(job_logic.image_failure(empty.data.name, str(exc)))
         if not images:
             raise InputError(f"none of the {len(empties)} images can be sketched: {'; '.join(failures)}")
-        width = shared.shared_width([image.width for image in images])
-        self._job = BatchJob(command_from_prefs(context), images, self._core_args(context, strokes, width, levels),
-                             self.output, width, failures)
+        self._job = BatchJob(command_from_prefs(context), images, self._core_args(context, strokes, None, levels),
+                             self.output, failures)
 
     def _batch_image(self, context, empty, strokes: int, levels: str) -> BatchImage:
         if empty.data.source in sources.MOVIE_SOURCES:
@@ -443,7 +445,7 @@ class CLIPASSO_OT_sketch_from_image(_FromSelectionOrFile, bpy.types.Operator):
         return {"strokes": strokes, "seeds": self.seeds, "preset": self.preset, "mask": self.mask,
                 "stroke_width": width, "image": image_path, "image_name": image_name, "levels": levels}
 
-    def _core_args(self, context, strokes: int, width: float, levels: str) -> list[str]:
+    def _core_args(self, context, strokes: int, width: float | None, levels: str) -> list[str]:
         return run_args(strokes, self.seeds, self.preset, self.mask, width, shared.rgb_to_hex(self.color),
                         self.iterations, self.backbone, levels) + weight_args(context, self.backbone)
 

@@ -210,20 +210,21 @@ def run_core(command: list[str], image: str, options: list[str],
             raise CoreError(f"the clipasso core wrote a sketch this extension cannot read: {exc}") from None
 
 
-def run_batch(command: list[str], images: list[str], options: list[str],
+def run_batch(command: list[str], images: list[str], widths: list[float], options: list[str],
               timeout: float = CORE_TIMEOUT) -> list:
-    """Sketch several image files in one run of the core (``clipasso batch``; ``options``: run
-    flags). Per image, in order: its sketch, or the CoreError that says why it failed, in the
-    dialog's words. Raises CoreError when the run itself fails."""
+    """Sketch several image files in one run of the core (``clipasso batch``), each at its own stroke
+    width (``widths``: canvas px, the ``--width`` each gets alone; ``options``: the other run flags).
+    Per image, in order: its sketch, or the CoreError that says why it failed, in the dialog's
+    words. Raises CoreError when the run itself fails."""
     with tempfile.TemporaryDirectory(prefix="clipasso-") as tmp:
-        inputs = client.batch_inputs(images, os.path.join(tmp, "in"))
+        listed, inputs = client.batch_inputs(images, widths, os.path.join(tmp, "in"))
         ended = {}
 
         def keep(event):
             if isinstance(event, events.ImageDone):
                 ended[event.index] = event
 
-        args = [*inputs, "-o", os.path.join(tmp, "out"), "--json",
+        args = [listed, "-o", os.path.join(tmp, "out"), "--json",
                 "--batch-size", str(min(len(images), EDITOR_BATCH_SIZE)), *options]
         try:
             client.run_to_end(command, "batch", args, keep, timeout=timeout)

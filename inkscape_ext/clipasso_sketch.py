@@ -30,7 +30,7 @@ from urllib.parse import unquote
 import inkex
 
 from clipasso_contract.client import CoreError
-from clipasso_contract.geometry import rgb_to_hex, scaled_widths, shared_width
+from clipasso_contract.geometry import rgb_to_hex
 from clipasso_contract.formats import FormatError
 from clipasso_contract.options import EDITOR_BACKBONES, RUN_OPTIONS, parse_levels, run_arguments
 from clipasso_bridge import (AUTOMATIC_WIDTH, COUNT_ATTR, DIALOG_DEFAULTS, ID_ATTR, LEVEL_ATTR, LEVELS_TAB, MENU,
@@ -45,6 +45,11 @@ _MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", 
 def _default(name):
     """The dialog's default of a run option: DIALOG_DEFAULTS, else the contract's."""
     return DIALOG_DEFAULTS.get(name, RUN_OPTIONS[name].default)
+
+
+def _core_width(canvas):
+    """The ``--width`` a canvas width is sent as (4 decimals), alone or in a batch's list."""
+    return round(canvas, 4)
 
 
 class SketchFromImage(inkex.EffectExtension):
@@ -126,8 +131,8 @@ class SketchFromImage(inkex.EffectExtension):
 
     def _sketch_together(self, command, images, weights):
         """Several images, one run of the core (``run_batch``): the results of those sketched, as
-        ``_sketch_alone``'s, and one line for each that failed. The run takes one stroke width
-        (``shared_width``); each sketch is drawn at its own (``scaled_widths``)."""
+        ``_sketch_alone``'s, and one line for each that failed. Each image is sketched at the stroke
+        width it gets alone."""
         ready, failures = [], []
         with tempfile.TemporaryDirectory(prefix="clipasso-img-") as tmp:
             for k, image in enumerate(images):
@@ -136,22 +141,23 @@ class SketchFromImage(inkex.EffectExtension):
                 try:
                     path = self._image_file(image, folder)
                     source, box, size, per_px = self._visible(image, path, folder)
-                    ready.append((image, source, box, source != path, self._canvas_width(image, size, per_px)))
+                    ready.append((image, source, box, source != path,
+                                  _core_width(self._canvas_width(image, size, per_px))))
                 except inkex.AbortExtension as exc:
                     failures.append(str(exc))
             if not ready:
                 return [], failures
-            width = round(shared_width([own for *_, own in ready]), 4)
             try:
-                sketches = run_batch(command, [source for _, source, *_ in ready], self._core_options(width) + weights)
+                sketches = run_batch(command, [source for _, source, *_ in ready], [own for *_, own in ready],
+                                     self._core_options(None) + weights)
             except CoreError as exc:
                 raise inkex.AbortExtension(f"Sketching {', '.join(r[0].get_id() for r in ready)} failed: {exc}")
         results = []
-        for (image, _, box, cropped, own), sketch in zip(ready, sketches):
+        for (image, _, box, cropped, _), sketch in zip(ready, sketches):
             if isinstance(sketch, CoreError):
                 failures.append(f"Sketching {image.get_id()} failed: {sketch}")
             else:
-                results.append((image, scaled_widths(sketch, own / width), box, cropped))
+                results.append((image, sketch, box, cropped))
         return results, failures
 
     def _check_levels(self):
@@ -217,10 +223,15 @@ class SketchFromImage(inkex.EffectExtension):
         return width
 
     def _core_options(self, canvas):
+        """The core's run flags for the dialog's options at stroke width ``canvas`` (canvas px; None:
+        no --width, as for a batch, whose list gives each image its own)."""
         o = self.options
         values = {"strokes": o.strokes, "seeds": o.seeds, "preset": o.preset, "mask": o.mask,
-                  "stroke_width": round(canvas, 4), "backbone": o.backbone, "iterations": o.iterations,
-                  "color": rgb_to_hex(o.color.to_rgb().to_floats()), "levels": o.levels or ""}
+                  "stroke_width": None if canvas is None else _core_width(canvas), "backbone": o.backbone,
+                  "iterations": o.iterations, "color": rgb_to_hex(o.color.to_rgb().to_floats()),
+                  "levels": o.levels or ""}
+        if canvas is None:
+            del values["stroke_width"]
         try:
             return run_arguments(values)
         except FormatError as exc:

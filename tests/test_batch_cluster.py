@@ -1,6 +1,7 @@
 """batch.cluster: clipasso batch --ray on a real local Ray cluster (2 CPUs, tiny-random): a worker
 killed mid-batch loses no image and duplicates none, a second run sketches nothing, one and two
-workers write the same rows, a cancel keeps the images ended; workers per cluster; one-line errors."""
+workers write the same rows (a list's strokes, seeds and widths included), a cancel keeps the images
+ended; workers per cluster; one-line errors."""
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ from clipasso_core.batch import cluster, table
 from clipasso_core.contract.client import EXIT_CANCELLED, EXIT_SOME_FAILED
 from clipasso_core.errors import InputError
 from clipasso_core.pipeline import EXAMPLE_IMAGE
+from clipasso_core.svg import from_svg
 
 from conftest import ROOT
 
@@ -111,9 +113,9 @@ def test_a_worker_killed_mid_batch_loses_no_image_and_a_second_run_sketches_noth
 def test_one_and_two_workers_write_the_same_rows(folder, tmp_path, cli_env, ray_address):
     (folder / "broken.png").write_bytes(b"\x89PNG not really")
     listing = tmp_path / "list.csv"
-    listing.write_text("path,strokes,seed\n" + "".join(
-        f"{folder / name},{strokes},{seed}\n" for name, strokes, seed in
-        [("cat0.jpg", 6, 3), ("crop1.png", 9, ""), ("broken.png", "", ""), ("crop2.png", "", 11)]))
+    listing.write_text("path,strokes,seed,width\n" + "".join(
+        f"{folder / name},{strokes},{seed},{width}\n" for name, strokes, seed, width in
+        [("cat0.jpg", 6, 3, ""), ("crop1.png", 9, "", 5), ("broken.png", "", "", ""), ("crop2.png", "", 11, "")]))
     inputs = [str(listing), str(folder / "cat1.jpg"), "--seeds", "1"]
     one = tmp_path / "one"
     code, _ = finish(batch([*inputs, "-o", str(one), "--ray", ray_address, "--ray-workers", "1"], cli_env))
@@ -124,11 +126,14 @@ def test_one_and_two_workers_write_the_same_rows(folder, tmp_path, cli_env, ray_
     assert code == EXIT_SOME_FAILED
 
     def summary(out):
-        return sorted((row.name, row.status, row.strokes, row.seed, row.error) for row in table_rows(out))
+        return sorted((row.name, row.status, row.strokes, row.seed, row.width, row.error) for row in table_rows(out))
     assert summary(one) == summary(two)
-    assert {(name, status, strokes, seed) for name, status, strokes, seed, _ in summary(one)} == {
-        ("in/cat0", "done", 6, 3), ("in/crop1", "done", 9, 0), ("in/broken", "failed", None, None),
-        ("in/crop2", "done", 16, 11), ("cat1", "done", 16, 0)}
+    assert {(name, status, strokes, seed, width) for name, status, strokes, seed, width, _ in summary(one)} == {
+        ("in/cat0", "done", 6, 3, 3.0), ("in/crop1", "done", 9, 0, 5.0), ("in/broken", "failed", None, None, 3.0),
+        ("in/crop2", "done", 16, 11, 3.0), ("cat1", "done", 16, 0, 3.0)}
+    for out in (one, two):  # the workers sketched crop1 (280 px on its long side) at its row's width
+        strokes = from_svg((out / "in" / "crop1.svg").read_text()).strokes
+        assert {round(s.width, 2) for s in strokes} == {round(5 * 280 / 224, 2)}
 
 
 @LINUX_PROC

@@ -1,5 +1,5 @@
 """clipasso batch end to end (tiny-random): a folder of mixed images with a broken file, the table,
-progress events, resume after a kill, a changed option set, shards and merge, cancel."""
+progress events, resume after a kill, a changed option set, a list's widths, shards and merge, cancel."""
 from __future__ import annotations
 
 import json
@@ -100,6 +100,27 @@ def test_other_settings_into_the_same_folder_are_refused_and_shards_merge(folder
     assert merged.returncode == 0 and len(rows(out)) == 3
     changed = batch([str(folder), "-o", str(out), "--shard", "1/2", "--strokes", "8"], cli_env)
     assert changed.returncode == 2 and "other settings" in changed.stderr and "Traceback" not in changed.stderr
+
+
+def test_a_lists_widths_are_used_and_recorded_and_a_changed_width_sketches_that_image_again(folder, tmp_path,
+                                                                                           cli_env):
+    listed, out = folder / "list.csv", tmp_path / "out"
+    listed.write_text("path,width\ncat.jpg,5\na/crop.png,\n")
+    first = batch([str(listed), "-o", str(out), "--width", "2", "--progress", "none"], cli_env)
+    assert first.returncode == 0, first.stderr
+    assert {name: row.width for name, row in rows(out).items()} == {"cat": 5.0, "a/crop": 2.0}
+    for name, width, long_side in (("cat", 5, 451), ("a/crop", 2, 280)):
+        strokes = from_svg((out / f"{name}.svg").read_text()).strokes
+        assert {round(s.width, 2) for s in strokes} == {round(width * long_side / 224, 2)}
+    listed.write_text("path,width\ncat.jpg,6\na/crop.png,\n")
+    again = batch([str(listed), "-o", str(out), "--width", "2", "--progress", "json"], cli_env)
+    evs = [json.loads(line) for line in again.stdout.splitlines()]
+    assert [e["input"] for e in evs if e["event"] == "image"] == [str(folder / "cat.jpg")]
+    assert evs[-1]["skipped"] == 1 and rows(out)["cat"].width == 6.0
+    listed.write_text("path,width\ncat.jpg,6\na/crop.png,30\n")
+    bad = batch([str(listed), "-o", str(out)], cli_env)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        f"clipasso: error: the list {listed}, row 3: width must be a number from 0.25 to 20, got '30'"]
 
 
 def test_sigterm_keeps_the_images_ended_and_exits_3(folder, tmp_path, cli_env):

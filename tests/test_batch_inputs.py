@@ -43,6 +43,23 @@ def test_a_plain_list_without_header_and_its_errors(tree):
         collect([str(tree / "bad.csv")])
 
 
+def test_a_width_column_by_header_or_as_the_fourth_cell_empty_for_the_runs(tree):
+    (tree / "named.csv").write_text("image,width\nc.webp,4.5\na/cat2.jpg,\n")
+    assert [(i.name, i.width) for i in collect([str(tree / "named.csv")])] == [("c", 4.5), ("a/cat2", None)]
+    (tree / "plain.txt").write_text("c.webp,8,,0.25\na/cat2.jpg,,3,20\na/cat10.jpg\n")
+    assert [(i.strokes, i.seed, i.width) for i in collect([str(tree / "plain.txt")])] == [
+        (8, None, 0.25), (None, 3, 20.0), (None, None, None)]
+
+
+@pytest.mark.parametrize("cell", ["0.2", "21", "nan", "inf", "thin"])
+def test_a_width_outside_the_range_of_width_names_the_list_and_row(tree, cell):
+    (tree / "bad.csv").write_text(f"path,width\nc.webp,3\na/cat2.jpg,{cell}\n")
+    with pytest.raises(InputError) as caught:
+        collect([str(tree / "bad.csv")])
+    assert str(caught.value) == (f"the list {tree / 'bad.csv'}, row 3: width must be a number from 0.25 to 20, "
+                                 f"got {cell!r}")
+
+
 @pytest.mark.parametrize("argument, message", [("nowhere", "does not exist"), ("*.nothing", "matches no images")])
 def test_inputs_that_name_nothing_are_refused(tree, argument, message):
     with pytest.raises(InputError, match=message):

@@ -1,5 +1,6 @@
-"""batch.run: sketch_many yields every image once, batched images draw what they draw alone, a bad
-image fails alone, out of memory halves the group, cancel keeps the images in flight."""
+"""batch.run: sketch_many yields every image once, batched images draw what they draw alone (at their
+list rows' strokes, seed and width), a bad image fails alone, out of memory halves the group, cancel
+keeps the images in flight."""
 from __future__ import annotations
 
 import shutil
@@ -39,10 +40,12 @@ def points(result) -> np.ndarray:
 
 
 def test_images_sketched_together_draw_the_strokes_they_draw_alone(images):
-    items = [Item(str(images / "cat.jpg"), "cat", strokes=12), Item(str(images / "tall.png"), "tall", seed=7)]
+    items = [Item(str(images / "cat.jpg"), "cat", strokes=12),
+             Item(str(images / "tall.png"), "tall", seed=7, width=5.5)]
     together = list(sketch_many(items, config(seeds=2), batch_size=2))
     assert [r.status for r in together] == ["done", "done"]
-    alone = [sketch(images / "cat.jpg", config(seeds=2, strokes=12)), sketch(images / "tall.png", config(seeds=2, seed=7))]
+    alone = [sketch(images / "cat.jpg", config(seeds=2, strokes=12)),
+             sketch(images / "tall.png", config(seeds=2, seed=7, canvas_stroke_width=5.5))]
     for batched, single in zip(together, alone):
         # identical on this CPU (bf16 autocast included); 1e-3 px leaves room for kernels that block
         # a batch of two images' pairs otherwise than one image's
@@ -51,6 +54,9 @@ def test_images_sketched_together_draw_the_strokes_they_draw_alone(images):
         assert batched.sketch.metadata["seed"] == single.metadata["seed"]
         assert batched.sketch.metadata["final_loss"] == pytest.approx(single.metadata["final_loss"], rel=1e-3)
         assert (batched.sketch.width, batched.sketch.height) == (single.width, single.height)
+        assert [s.width for s in batched.sketch.strokes] == [s.width for s in single.strokes]
+    long_side = max(together[1].sketch.width, together[1].sketch.height)  # the item's width, not the run's 3
+    assert together[1].sketch.strokes[0].width == pytest.approx(5.5 * long_side / 224, rel=1e-3)
 
 
 def test_a_bad_image_fails_alone_and_the_others_are_sketched(images):

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 import fake_core
-from clipasso_core.contract import client, events
+from clipasso_core.batch import inputs as batch_inputs
+from clipasso_core.contract import client, events, options
+from clipasso_core.contract.formats import FormatError
 
 CORE = [sys.executable, "-m", "clipasso_core"]
 FAKE_CORE = [sys.executable, str(Path(__file__).with_name("fake_core.py"))]
@@ -187,16 +189,24 @@ def test_a_batch_that_ended_is_no_failure_though_some_images_failed():
     assert run.failure().startswith("the clipasso core failed (exit 1)")
 
 
-def test_batch_inputs_are_one_file_per_image(tmp_path):
-    """Two paths of one file and two files of one name become distinct inputs, named by their place."""
+def test_batch_inputs_are_one_file_per_image_in_a_list_with_each_ones_width(tmp_path):
+    """Two paths of one file and two files of one name become distinct inputs, named by their place;
+    the core reads each image's width from the list as it reads ``--width`` of that image alone."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for folder, data in (("a", b"one"), ("b", b"two")):
         (tmp_path / folder / "cat.JPG").write_bytes(data)
     paths = [str(tmp_path / "a" / "cat.JPG"), str(tmp_path / "b" / "cat.JPG"), str(tmp_path / "a" / "cat.JPG")]
-    inputs = client.batch_inputs(paths, str(tmp_path / "in"))
+    widths = [3.0, 1.23456789, 20]
+    listed, inputs = client.batch_inputs(paths, widths, str(tmp_path / "in"))
     assert [os.path.basename(p) for p in inputs] == ["0.jpg", "1.jpg", "2.jpg"]
     assert [Path(p).read_bytes() for p in inputs] == [b"one", b"two", b"one"]
+    items = batch_inputs.collect([listed])
+    assert [item.path for item in items] == inputs
+    alone = [float(options.run_arguments({"stroke_width": w})[1]) for w in widths]
+    assert [item.width for item in items] == alone == [3.0, 1.23457, 20.0]
+    with pytest.raises(FormatError, match="stroke_width"):
+        client.batch_inputs(paths[:1], [30.0], str(tmp_path / "other"))
 
 
 def test_a_flood_on_stderr_is_drained_and_only_its_end_kept():

@@ -1,9 +1,9 @@
-"""contract.geometry: Bézier sampling, brush profiles, colours, the widths of several images in one run."""
+"""contract.geometry: Bézier sampling, brush profiles, colours."""
 from __future__ import annotations
 
 import pytest
 
-from clipasso_core.contract import formats, geometry
+from clipasso_core.contract import geometry
 
 CUBIC = [(0.0, 0.0), (10.0, 0.0), (20.0, 10.0), (30.0, 10.0)]
 
@@ -39,16 +39,3 @@ def test_colours():
     assert geometry.rgb_to_hex((2, -1, 0.5)) == "#ff0080"
     with pytest.raises(ValueError, match="#rrggbb"):
         geometry.hex_to_rgb("red")
-
-
-def test_one_width_for_several_images_and_each_sketch_at_its_own():
-    assert geometry.shared_width([3.0, 3.0]) == 3.0
-    assert geometry.shared_width([2.0, 8.0]) == pytest.approx(4.0)
-    strokes = [formats.Stroke(CUBIC, 2.0, id=0, rank=0), formats.Stroke(CUBIC, 4.0, id=1, rank=1)]
-    sketch = formats.Sketch(451, 300, strokes, {"seed": 0}, [formats.Level(2, 1.0, strokes),
-                                                             formats.Level(1, 2.0, strokes[:1])])
-    scaled = geometry.scaled_widths(sketch, 1.5)
-    assert [s.width for s in scaled.strokes] == [3.0, 6.0] and [s.width for s in sketch.strokes] == [2.0, 4.0]
-    assert [[s.width for s in level.strokes] for level in scaled.levels] == [[3.0, 6.0], [3.0]]
-    assert scaled.strokes[0].points == CUBIC and scaled.metadata == sketch.metadata
-    assert geometry.scaled_widths(sketch, 1.0) is sketch

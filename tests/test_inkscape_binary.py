@@ -277,9 +277,10 @@ def test_slice_image_is_sketched_where_it_shows(profile, tmp_path):
     assert ink.sum() > 500 and not ink[~near].any() and outside < 0.03
 
 
-def test_two_images_through_inkscape(profile, tmp_path):
+def test_two_images_through_inkscape(tmp_path):
     """Two selected images (the cat embedded, a tall one linked) through the real Inkscape: one run
-    of the core, a group of strokes right after each image, its strokes inside that image's box."""
+    of the core, a group of strokes right after each image, its strokes inside that image's box and
+    as wide as the dialog's Stroke width (1 mm) on both, as each gets alone (their sizes differ)."""
     import base64
     import xml.etree.ElementTree as ET
 
@@ -296,6 +297,7 @@ def test_two_images_through_inkscape(profile, tmp_path):
     <image id="tall" x="140" y="10" width="30" height="50" xlink:href="tall.png"/>
   </g>
 </svg>""")
+    profile = make_profile(tmp_path / "profile", {**TEST_DEFAULTS, "stroke_width": "1", "width_unit": "mm"})
     run = inkscape(profile, "--batch-process",
                    "--actions=select-by-id:photo,tall;org.clipasso.sketchfromimage.noprefs;"
                    "export-filename:out.svg;export-plain-svg;export-do", "in.svg", cwd=tmp_path)
@@ -312,3 +314,5 @@ def test_two_images_through_inkscape(profile, tmp_path):
         for path in paths:
             for x, y in parse_cubic(path.get("d")):
                 assert tx - 1e-3 <= x <= tx + size[0] * sx + 1e-3 and ty - 1e-3 <= y <= ty + size[1] * sy + 1e-3
+            width = re.search(r"stroke-width:([\d.]+)", path.get("style")).group(1)
+            assert float(width) == pytest.approx(1.0, rel=2e-3)  # 1 mm: the viewBox's unit

@@ -126,8 +126,13 @@ def test_run_core_failures_become_one_message(tmp_path, body, message):
 BATCH = """
 def event(name, **fields):
     print(json.dumps({"protocol": 1, "event": name, **fields}), flush=True)
+import csv, os
 assert args[0] == "batch" and args[args.index("--batch-size") + 1] == "2" and "--json" in args, args
-first, second, out = args[1], args[2], args[args.index("-o") + 1]
+assert "--width" not in args and args[1].endswith(".csv"), args  # one list: each image with its width
+rows = list(csv.DictReader(open(args[1], newline="")))
+assert [row["width"] for row in rows] == ["3", "1.2346"], rows
+first, second = (os.path.join(os.path.dirname(args[1]), row["path"]) for row in rows)
+out = args[args.index("-o") + 1]
 event("start", version="0.1.0", input=first + ", " + second, strokes=1, seeds=1, iterations=1, preset="fast",
       backbone="tiny-random", images=2)
 """
@@ -136,7 +141,6 @@ event("start", version="0.1.0", input=first + ", " + second, strokes=1, seeds=1,
 def test_run_batch_gives_each_image_its_sketch_or_its_failure(tmp_path):
     sketch = Sketch(451, 300, [Stroke([(1, 2), (3, 4), (5, 6), (7, 8)], 2.5, "#112233", 0.5)], {"seed": 4})
     command = fake_core(tmp_path, BATCH + f"""
-import os
 os.makedirs(out)
 open(os.path.join(out, "0.json"), "w").write({sketch.to_json()!r})
 event("image", index=1, input=second, status="failed", done=1, total=2, error="not a readable image: " + second)
@@ -147,7 +151,8 @@ sys.exit(4)
 """)
     (tmp_path / "cat.png").write_bytes(b"png")
     (tmp_path / "broken.png").write_bytes(b"garbage")
-    got = run_batch(command, [str(tmp_path / "cat.png"), str(tmp_path / "broken.png")], ["--strokes", "1"])
+    got = run_batch(command, [str(tmp_path / "cat.png"), str(tmp_path / "broken.png")], [3.0, 1.2346],
+                    ["--strokes", "1"])
     assert got[0] == sketch and isinstance(got[1], CoreError)
     assert str(got[1]) == f"not a readable image: {tmp_path / 'broken.png'}"
     failing = fake_core(tmp_path, BATCH + """
@@ -156,7 +161,7 @@ event("error", message="--strokes must be >= 1", code=2)
 sys.exit(2)
 """)
     with pytest.raises(CoreError, match=r"Strokes \(Extensions > Sketch > Sketch from Image > Sketch tab\) must be"):
-        run_batch(failing, [str(tmp_path / "cat.png"), str(tmp_path / "broken.png")], [], timeout=60)
+        run_batch(failing, [str(tmp_path / "cat.png"), str(tmp_path / "broken.png")], [3.0, 1.2346], [], timeout=60)
 
 
 def test_sketch_json_is_read_with_the_contract(tmp_path):

@@ -535,14 +535,37 @@ class SeveralImagesTest(TestCase):
         return path
 
     def test_two_images_one_run_each_sketch_over_its_image_at_its_own_width(self):
+        """Each image is sketched at the --width it gets alone: the core draws its strokes at that
+        width (image px), nothing scales them afterwards."""
         import clipasso_sketch
+        from clipasso_contract.client import CoreError
+        from clipasso_contract.options import option_text
 
-        doc = self.write_document()
-        with mock.patch.object(clipasso_sketch, "run_batch", wraps=clipasso_sketch.run_batch) as batch, \
+        doc, width = self.write_document(), ["--stroke_width=1", "--width_unit=mm"]
+        alone = []
+
+        def sketch_alone(command, image, options, **kw):  # what the image alone would be sketched at
+            alone.append(options[options.index("--width") + 1])
+            raise CoreError("only its options were wanted")
+
+        for image_id in ("photo", "tall"):
+            with mock.patch.object(clipasso_sketch, "run_core", side_effect=sketch_alone):
+                run_effect(SketchFromImage, doc, f"--id={image_id}", *CORE, *width)
+        sketched, run_batch = [], clipasso_sketch.run_batch
+
+        def keep(*args, **kw):
+            sketched.extend(run_batch(*args, **kw))
+            return sketched
+
+        with mock.patch.object(clipasso_sketch, "run_batch", side_effect=keep) as batch, \
                 mock.patch.object(clipasso_sketch, "run_core", side_effect=AssertionError("one run per image")):
-            effect = self.assertEffect(str(doc), args=["--id=photo", "--id=tall", *CORE, "--stroke_width=1",
-                                                       "--width_unit=mm"])
+            effect = self.assertEffect(str(doc), args=["--id=photo", "--id=tall", *CORE, *width])
         assert batch.call_count == 1 and len(batch.call_args.args[1]) == 2
+        widths, options = batch.call_args.args[2:4]
+        assert [option_text("stroke_width", w) for w in widths] == alone and "--width" not in options
+        for sketch, long_side, sent in zip(sketched, (451, 200), alone):
+            drawn = float(sent) * long_side / 224
+            assert [s.width for s in sketch.strokes] == pytest.approx([drawn] * len(sketch.strokes), rel=1e-9)
         photo, tall = effect.svg.getElementById("photo"), effect.svg.getElementById("tall")
         sx, sy, tx, ty = image_placement(10, 20, 120, 100, None, 451, 300)
         check_over(photo.getnext(), photo, (tx, ty, 451 * sx, 300 * sy))

@@ -4,10 +4,11 @@ Outputs mirror the inputs (``inputs``): ``OUT_DIR/NAME.svg`` and, with ``--json`
 beside it. As each image ends its files are written (atomically) and its row appended to the table
 (``table``), so a killed batch loses only the images in flight. Run again with the same options, it
 skips every image whose row says done and whose files are there, and sketches the rest (failed ones
-included); run with other options into the same folder, it stops with a message instead of mixing
-two kinds of sketch. ``--shard K/N`` sketches every N-th image (its own table), ``--merge`` joins
-the shards' tables. Exit code 0: every image done; ``EXIT_SOME_FAILED``: some failed (the rest are
-written); 3: cancelled (the images ended so far are kept).
+included, and those whose list row now gives another stroke width); run with other options into the
+same folder, it stops with a message instead of mixing two kinds of sketch. ``--shard K/N``
+sketches every N-th image (its own table), ``--merge`` joins the shards' tables. Exit code 0: every
+image done; ``EXIT_SOME_FAILED``: some failed (the rest are written); 3: cancelled (the images ended
+so far are kept).
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from ..errors import InputError
 
 BATCH_DESCRIPTION = """\
 Sketch many images: files, folders (recursively), glob patterns and list files (.txt/.csv, one path
-a row, optional columns strokes and seed). Outputs mirror the inputs' relative paths under OUT_DIR;
-a results table (clipasso-batch.jsonl) gets one line per image as it ends. Running the same command
-again resumes: images already done are skipped. One bad image never stops the batch."""
+a row, optional columns strokes, seed and width). Outputs mirror the inputs' relative paths under
+OUT_DIR; a results table (clipasso-batch.jsonl) gets one line per image as it ends. Running the same
+command again resumes: images already done are skipped. One bad image never stops the batch."""
 BATCH_EXAMPLES = """\
 examples:
   clipasso batch photos/ -o sketches/                           every image under photos/
@@ -70,6 +71,7 @@ def run_batch(args: argparse.Namespace, reporter, config, start) -> int:
     """The batch command: ``config`` from the run options; ``start(event)`` sends the start event."""
     from . import table
     from .inputs import collect, parse_shard, shard
+    from .run import item_width
 
     from .cluster import input_taken_as_address
 
@@ -92,13 +94,14 @@ def run_batch(args: argparse.Namespace, reporter, config, start) -> int:
     if other:
         raise InputError(f"{table_path} holds sketches made with other settings (preset, strokes, looks, model...): "
                          "sketch into another -o folder, or delete the table to sketch everything again")
-    todo = [item for item in items if not table.finished(rows.get(item.name), out_dir)]
+    widths = {item.name: item_width(config, item) for item in items}
+    todo = [item for item in items if not table.finished(rows.get(item.name), out_dir, widths[item.name])]
     skipped = len(items) - len(todo)
     start(events.Start(__version__, ", ".join(args.inputs), config.strokes, config.seed_count,
                        config.resolved_preset().iterations, config.preset, config.backbone, images=len(todo)))
     counts = {"done": 0, "failed": 0, "cancelled": 0}
     for result in _results(todo, config, size, reporter, args):
-        row = _write_result(result, out_dir, args.json_out, options, reporter)
+        row = _write_result(result, out_dir, args.json_out, options, widths[result.item.name], reporter)
         table.append(table_path, row)
         counts[row.status] += 1
         reporter.stop.hard = True
@@ -138,15 +141,16 @@ def _make_folder(out_dir: Path) -> None:
     check_writable(out_dir / "clipasso-batch.check")
 
 
-def _write_result(result, out_dir: Path, with_json: bool, options: str, reporter):
+def _write_result(result, out_dir: Path, with_json: bool, options: str, width: float, reporter):
     """Write an image's files (atomically, the SVG last so that its presence means complete) and
-    return its table row; a failure to write is the image's failure."""
+    return its table row (``width``: the image's stroke width); a failure to write is the image's failure."""
     from ..atomic import write_files
     from ..svg import to_svg
     from .table import Row
 
     item = result.item
-    row = Row(item.path, item.name, result.status, seconds=result.seconds, error=result.error, options=options)
+    row = Row(item.path, item.name, result.status, width=width, seconds=result.seconds, error=result.error,
+              options=options)
     if result.sketch is None:
         return row
     meta = result.sketch.metadata

@@ -2,8 +2,10 @@
 
 An INPUT is an image file, a folder (its images, recursively), a glob pattern (``'shots/**/*.jpg'``,
 recursive with ``**``) or a list file (``.txt`` or ``.csv``: one image path a row, relative to the
-list's folder; a CSV may have a header row naming the columns ``path`` (or ``image``), ``strokes`` and
-``seed``; a row without a header is ``path[,strokes[,seed]]``; ``#`` starts a comment line).
+list's folder; a header row may name the columns ``path`` (or ``image``), ``strokes``, ``seed`` and
+``width``; a row without a header is ``path[,strokes[,seed[,width]]]``; an empty cell is the run's
+option (``--strokes``, ``--seed``, ``--width``); ``#`` starts a comment line). ``width`` is the
+image's ``--width`` (canvas px), checked as ``--width`` is.
 
 Every item has an output name: its path relative to the folder, the glob's fixed part or the list's
 folder it came from (for a single image, its file name), without the suffix (``a/b/horse`` ->
@@ -15,10 +17,13 @@ from __future__ import annotations
 
 import csv
 import glob
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from ..contract.client import LIST_COLUMNS
+from ..contract.options import RUN_OPTIONS
 from ..errors import InputError
 from ..frames import IMAGE_SUFFIXES, natural_key
 
@@ -29,12 +34,14 @@ LIST_SUFFIXES = (".txt", ".csv")
 @dataclass(frozen=True)
 class Item:
     """One image of a batch: ``path`` (as found), ``name`` (its outputs' path below OUT_DIR without
-    suffix, ``/``-separated), and the stroke count and seed of its list row, if any."""
+    suffix, ``/``-separated), and the stroke count, seed and stroke width (canvas px) of its list
+    row, if any."""
 
     path: str
     name: str
     strokes: int | None = None
     seed: int | None = None
+    width: float | None = None
 
 
 def collect(inputs: list[str]) -> list[Item]:
@@ -90,7 +97,7 @@ def _list_file(path: str) -> list[Item]:
             rows = [row for row in csv.reader(handle) if row and row[0].strip() and not row[0].lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read the list {path}: {exc}") from None
-    columns = ["path", "strokes", "seed"]
+    columns = list(LIST_COLUMNS)
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if header and header[0] in ("path", "image"):
         columns = ["path" if cell == "image" else cell for cell in header]
@@ -107,7 +114,7 @@ def _list_file(path: str) -> list[Item]:
         inside = not os.path.relpath(full, folder).startswith("..")
         name = _relative(full, folder) if inside else Path(full).name
         items.append(Item(full, name, _whole(values.get("strokes"), "strokes", path, number),
-                          _whole(values.get("seed"), "seed", path, number)))
+                          _whole(values.get("seed"), "seed", path, number), _width(values.get("width"), path, number)))
     return items
 
 
@@ -118,6 +125,21 @@ def _whole(text: str | None, column: str, path: str, row: int) -> int | None:
         return int(text)
     except ValueError:
         raise InputError(f"the list {path}, row {row}: {column} must be a whole number, got {text!r}") from None
+
+
+def _width(text: str | None, path: str, row: int) -> float | None:
+    """A row's stroke width, in ``--width``'s range (and its message)."""
+    if not text:
+        return None
+    option = RUN_OPTIONS["stroke_width"]
+    try:
+        width = float(text)
+    except ValueError:
+        width = math.nan
+    if not (math.isfinite(width) and option.minimum <= width <= option.maximum):
+        raise InputError(f"the list {path}, row {row}: width must be a number from {option.minimum:g} to "
+                         f"{option.maximum:g}, got {text!r}")
+    return width
 
 
 def _unique(items: list[Item]) -> list[Item]:
@@ -145,7 +167,7 @@ def _named(items: list[Item]) -> list[Item]:
     for item, name in zip(items, names):
         seen[name] = seen.get(name, 0) + 1
         unique = name if seen[name] == 1 else f"{name}-{seen[name]}"
-        named.append(Item(item.path, unique, item.strokes, item.seed))
+        named.append(replace(item, name=unique))
     return named
 
 

@@ -102,7 +102,7 @@ def sketch_many(inputs: Iterable[Item | str], config=None, *, batch_size: int | 
                 cancel: threading.Event | None = None, encoders=None, engine=None) -> Iterator[BatchResult]:
     """Sketch many images; yields one ``BatchResult`` per image as it ends (in input order within
     a group). ``inputs``: ``Item``s, or paths/folders/globs/list files (``inputs.collect``).
-    ``config``: every image's settings (an item's list row may set its strokes and seed);
+    ``config``: every image's settings (an item's list row may set its strokes, seed and width);
     ``batch_size``: images per optimisation, or ``"auto"``. An image that cannot be sketched (a
     broken file, nothing to sketch) yields a failed result and the rest go on. ``cancel``: the
     images in flight end with their best sketch so far (``metadata["cancelled"]``), then no more
@@ -117,6 +117,17 @@ def sketch_many(inputs: Iterable[Item | str], config=None, *, batch_size: int | 
         items = collect([str(item) for item in inputs])  # paths given: expand them all
     with reporting(progress, cancel):
         yield from _sketch_many(items, config, batch_size, progress, cancel, encoders, engine)
+
+
+def item_width(config, item: Item) -> float:
+    """The stroke width (canvas px) an item is sketched at: its list row's, else ``config``'s."""
+    return config.canvas_stroke_width if item.width is None else item.width
+
+
+def item_config(config, item: Item):
+    """An item's own settings: ``config`` with its list row's strokes, seed and stroke width."""
+    return replace(config, strokes=item.strokes or config.strokes, seed=config.seed if item.seed is None else item.seed,
+                   canvas_stroke_width=item_width(config, item)).validate()
 
 
 def _sketch_many(items, config, batch_size, progress, cancel, encoders, engine) -> Iterator[BatchResult]:
@@ -139,8 +150,7 @@ def _sketch_many(items, config, batch_size, progress, cancel, encoders, engine) 
         jobs, places = [], []
         for index, item in queue[:size]:
             try:
-                own = replace(config, strokes=item.strokes or config.strokes,
-                              seed=config.seed if item.seed is None else item.seed).validate()
+                own = item_config(config, item)
                 jobs.append(image_job(engine, item.path, own))
                 places.append((index, item))
             except (InputError, FormatError) as exc:

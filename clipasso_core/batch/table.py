@@ -3,9 +3,10 @@ for a shard), one JSON object per line, one line per image as it ends.
 
 A row: ``input``, ``name`` (the outputs' path below OUT_DIR, no suffix), ``outputs`` (paths written,
 relative to OUT_DIR), ``status`` (``done``, ``failed`` or ``cancelled``: a cancelled image's best
-sketch so far was written), ``loss``, ``strokes``, ``seed``, ``preset``, ``device``, ``seconds``,
-``error`` (failed: its one-line message), ``options`` (the fingerprint of the settings that shape a
-sketch, ``fingerprint``). Each row is written with one ``write`` call and flushed, so a killed
+sketch so far was written), ``loss``, ``strokes``, ``seed``, ``width`` (the stroke width, canvas
+px: the image's list row's, else ``--width``), ``preset``, ``device``, ``seconds``, ``error``
+(failed: its one-line message), ``options`` (the fingerprint of the settings that shape every
+sketch of the run, ``fingerprint``). Each row is written with one ``write`` call and flushed, so a killed
 batch loses at most the images in flight; a torn last line (a kill during the write) is ignored
 when the table is read. Tables of shards concatenate (``merge``) into one.
 """
@@ -36,6 +37,7 @@ class Row:
     loss: float | None = None
     strokes: int | None = None
     seed: int | None = None
+    width: float | None = None
     preset: str | None = None
     device: str | None = None
     seconds: float | None = None
@@ -92,9 +94,12 @@ def latest(rows: list[Row]) -> dict[str, Row]:
     return {row.name: row for row in rows}
 
 
-def finished(row: Row | None, out_dir: Path) -> bool:
-    """Whether a row says its image is done and its outputs are all there."""
-    return row is not None and row.status == "done" and all((out_dir / p).is_file() for p in row.outputs)
+def finished(row: Row | None, out_dir: Path, width: float | None = None) -> bool:
+    """Whether a row says its image is done (at stroke ``width``, when given: a list row's width
+    shapes its image as the run's options do, and a row of another width, or of none, is sketched
+    again) and its outputs are all there."""
+    return (row is not None and row.status == "done" and (width is None or row.width == width)
+            and all((out_dir / p).is_file() for p in row.outputs))
 
 
 def merge(tables: list[Path], output: Path) -> int:

@@ -9,6 +9,7 @@ message for the user (``CoreError``). Whatever the core writes, a run ends with 
 """
 from __future__ import annotations
 
+import csv
 import os
 import queue
 import shutil
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from . import events
 from .formats import FormatError
+from .options import option_text
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_SOME_FAILED = 0, 1, 2, 3, 4
 """The core's exit codes (4: ``batch`` wrote some images, others failed; its table says which)."""
@@ -314,21 +316,38 @@ class CoreRun:
         return f"the clipasso core failed (exit {self.returncode}): {detail}" + (f" ({skipped})" if skipped else "")
 
 
-def batch_inputs(paths: list[str], folder: str) -> list[str]:
-    """The INPUTs of ``clipasso batch`` for an editor's image files: one file in ``folder`` per path
-    (``0.png``, ``1.jpg``, ...; hard links where the system allows, else copies), so that the
-    core's image k is ``paths[k]`` whatever the paths are (it sketches a file given twice once, and
-    names its outputs after the files' names)."""
+LIST_COLUMNS = ("path", "strokes", "seed", "width")
+"""The columns of a ``clipasso batch`` list file, in the order of a row without a header."""
+BATCH_LIST = "images.csv"
+"""The list file ``batch_inputs`` writes."""
+
+
+def batch_inputs(paths: list[str], widths: list[float], folder: str) -> tuple[str, list[str]]:
+    """The INPUT of ``clipasso batch`` for an editor's image files, each sketched at its own stroke
+    width (``widths``, the ``--width`` each would get alone): a list file in ``folder`` (``path`` and
+    ``width`` columns) naming one file in ``folder`` per path (``0.png``, ``1.jpg``, ...; hard links
+    where the system allows, else copies), so that the core's image k is ``paths[k]`` whatever the
+    paths are (it sketches a file given twice once, and names its outputs after the files' names).
+    Returns the list file and the files, in ``paths``' order (the core names image k by its file)."""
+    if len(widths) != len(paths):
+        raise ValueError(f"{len(paths)} images but {len(widths)} widths")
     os.makedirs(folder, exist_ok=True)
-    inputs = []
-    for index, path in enumerate(paths):
-        link = os.path.join(folder, f"{index}{os.path.splitext(path)[1].lower()}")
+    files, rows = [], []
+    for index, (path, width) in enumerate(zip(paths, widths)):
+        name = f"{index}{os.path.splitext(path)[1].lower()}"
+        link = os.path.join(folder, name)
         try:
             os.link(path, link)
         except OSError:
             shutil.copyfile(path, link)
-        inputs.append(link)
-    return inputs
+        files.append(link)
+        rows.append({"path": name, "width": option_text("stroke_width", width)})
+    listed = os.path.join(folder, BATCH_LIST)
+    with open(listed, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, LIST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return listed, files
 
 
 def run_to_end(command: list[str], subcommand: str, args: list[str], on_event=None,

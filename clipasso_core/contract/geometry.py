@@ -1,14 +1,12 @@
-"""Stroke geometry shared by the editors: cubic Bézier sampling, brush width profiles, colours,
-stroke widths of several images sketched in one run.
+"""Stroke geometry shared by the editors: cubic Bézier sampling, brush width profiles, colours.
 
 Pure Python (no numpy), so Blender's and Inkscape's Python can carry it.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
-from .formats import Sketch, check_color
+from .formats import check_color
 
 BRUSHES = ("uniform", "tapered", "pressure", "sketchy")
 """Brush styles: even width; thin ends; thicker mid-stroke (a pressed pen); uneven (hand-drawn)."""
@@ -65,24 +63,3 @@ def hex_to_rgb(color: str) -> tuple[float, float, float]:
 def rgb_to_hex(rgb) -> str:
     """sRGB floats 0..1 (extra channels ignored, values clamped) to "#rrggbb"."""
     return "#" + "".join(f"{round(max(0.0, min(1.0, float(c))) * 255):02x}" for c in list(rgb)[:3])
-
-
-def shared_width(widths: list[float]) -> float:
-    """The one ``--width`` of a run of several images (``batch``) whose own widths are ``widths``:
-    theirs when they agree, else their geometric mean; each sketch is then drawn at its own width
-    (``scaled_widths``)."""
-    if len(set(widths)) == 1:
-        return widths[0]
-    return math.exp(sum(math.log(w) for w in widths) / len(widths))
-
-
-def scaled_widths(sketch: Sketch, factor: float) -> Sketch:
-    """``sketch`` with every stroke's width (its levels' too) times ``factor``."""
-    if factor == 1:
-        return sketch
-
-    def scaled(strokes):
-        return [replace(s, width=s.width * factor) for s in strokes]
-
-    return replace(sketch, strokes=scaled(sketch.strokes),
-                   levels=[replace(level, strokes=scaled(level.strokes)) for level in sketch.levels])

@@ -106,38 +106,52 @@ def run_arguments(values: dict) -> list[str]:
     for name, value in values.items():
         if name == "strokes" and with_levels:
             continue
-        option = (RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or WEIGHT_FILE_OPTIONS.get(name)
-                  or EDIT_OPTIONS.get(name))
-        if option is None:
-            raise FormatError(f"not a run option of the clipasso core: {name}")
+        option = _option(name)
         if isinstance(option.default, bool):
             if value not in (True, False):
                 raise FormatError(f"{name} must be true or false, got {value!r}")
             args += [option.flag] if value else []
             continue
-        if option.choices:
-            if value not in option.choices:
-                raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
-        elif name == "color":
-            value = check_color(value, name)
-        elif name in WEIGHT_FILE_OPTIONS or name in ("lock", "region"):
-            if isinstance(value, (list, tuple)):
-                value = ",".join(str(v) for v in value)
-            if not value:
-                continue
-            value = str(value)
-        elif name == "levels":
-            counts = parse_levels(value)
-            if not counts:
-                continue
-            value = ",".join(str(c) for c in counts)
-        else:
-            number = check_number(value, name, option.minimum, option.maximum)
-            if name in LEFT_OUT and number == LEFT_OUT[name]:
-                continue
-            value = int(number) if isinstance(option.default, int) else number
-        args += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        text = option_text(name, value)
+        if text is not None:
+            args += [option.flag, text]
     return args
+
+
+def option_text(name: str, value) -> str | None:
+    """The core's text for the value of a (not true/false) option of ``run_arguments``, checked
+    (FormatError naming it); None when its flag is left out (the core's default)."""
+    option = _option(name)
+    if option.choices:
+        if value not in option.choices:
+            raise FormatError(f"{name} must be one of {', '.join(option.choices)}, got {value!r}")
+    elif name == "color":
+        value = check_color(value, name)
+    elif name in WEIGHT_FILE_OPTIONS or name in ("lock", "region"):
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        if not value:
+            return None
+        value = str(value)
+    elif name == "levels":
+        counts = parse_levels(value)
+        if not counts:
+            return None
+        value = ",".join(str(c) for c in counts)
+    else:
+        number = check_number(value, name, option.minimum, option.maximum)
+        if name in LEFT_OUT and number == LEFT_OUT[name]:
+            return None
+        value = int(number) if isinstance(option.default, int) else number
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _option(name: str) -> Option:
+    option = (RUN_OPTIONS.get(name) or ANIMATE_OPTIONS.get(name) or WEIGHT_FILE_OPTIONS.get(name)
+              or EDIT_OPTIONS.get(name))
+    if option is None:
+        raise FormatError(f"not a run option of the clipasso core: {name}")
+    return option
 
 
 def parse_levels(text) -> list[int]:

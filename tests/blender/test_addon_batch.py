@@ -4,6 +4,7 @@ a failed image reported while the others are placed, Esc keeping the best so far
 cancelling the modal run."""
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import tempfile
@@ -24,10 +25,14 @@ ESC = SimpleNamespace(type="ESC", value="PRESS")
 
 @pytest.fixture
 def counted_core(addon, tmp_path):
-    """The real core behind a launcher that logs each run's subcommand; the log's path."""
+    """The real core behind a launcher that logs each run's subcommand and its arguments (``args.log``
+    beside it) and keeps a copy of each list file given (``lists/``); the log's path."""
     log = tmp_path / "runs.log"
+    (tmp_path / "lists").mkdir()
     launcher = tmp_path / "counting-clipasso"
-    launcher.write_text(f'#!/bin/sh\necho "$1" >> "{log}"\nexec "{CORE_PYTHON}" -m clipasso_core "$@"\n')
+    launcher.write_text(f'#!/bin/sh\necho "$1" >> "{log}"\necho "$@" >> "{tmp_path / "args.log"}"\n'
+                        f'for a in "$@"; do case "$a" in *.csv) cp "$a" "{tmp_path / "lists"}/";; esac; done\n'
+                        f'exec "{CORE_PYTHON}" -m clipasso_core "$@"\n')
     launcher.chmod(0o755)
     prefs = addon.prefs
     prefs.python_path, prefs.core_path = "", str(launcher)
@@ -87,12 +92,12 @@ def check_over(addon, obj, empty, px) -> dict:
 def test_several_empties_one_core_run_each_sketch_over_its_empty(addon, fresh_scene, counted_core, tmp_path,
                                                                  monkeypatch, capfd, output):
     """Four image empties (a file, a packed image of another size, a broken file, a file gone): one
-    run of the core; a sketch over each good one, the others reported; each sketch's strokes at its
-    own width in scene units (the empties' sizes differ)."""
+    run of the core; a sketch over each good one, the others reported; each image sketched at its
+    own width in scene units (the empties' sizes differ), the --width it gets alone."""
     cat, tall = two_empties()
     broken_file = tmp_path / "broken.jpg"
     shutil.copy(CAT, broken_file)
-    image_empty("Broken", bpy.data.images.load(str(broken_file)), 2.0, (0, 5, 0))
+    broken = image_empty("Broken", bpy.data.images.load(str(broken_file)), 2.0, (0, 5, 0))
     broken_file.write_bytes(b"garbage")
     gone_file = tmp_path / "gone.jpg"
     shutil.copy(CAT, gone_file)
@@ -108,6 +113,13 @@ def test_several_empties_one_core_run_each_sketch_over_its_empty(addon, fresh_sc
     reports = capfd.readouterr()
     assert counted_core.read_text().split().count("batch") == 1
     assert "sketch" not in counted_core.read_text().split()
+    assert "--width" not in (tmp_path / "args.log").read_text().split()  # the list gives each image its own
+    with open(tmp_path / "lists" / "images.csv", newline="") as handle:
+        listed = {row["path"]: row["width"] for row in csv.DictReader(handle)}
+    alone = [addon.operators.run_args(5, 1, "fast", "off", width * 224 / empty.empty_display_size, "#000000", 3,
+                                      "tiny-random") for empty in (cat, broken, tall)]  # the images sent
+    assert sorted(listed.values()) == sorted(args[args.index("--width") + 1] for args in alone)
+    assert [w for name, w in listed.items() if name.endswith(".png")] == [alone[2][alone[2].index("--width") + 1]]
     assert list(temp.iterdir()) == []
     sketches = [obj for obj in bpy.data.objects if addon.build.is_sketch(obj)]
     assert sorted(obj.name for obj in sketches) == ["Sketch of Cat", "Sketch of Tall"]
@@ -118,7 +130,8 @@ def test_several_empties_one_core_run_each_sketch_over_its_empty(addon, fresh_sc
         assert len(data["strokes"]) == 5 and data["metadata"]["backbone"] == "tiny-random"
         canvas = width * 224 / empty.empty_display_size  # the empties are not scaled
         assert data["settings"]["stroke_width"] == pytest.approx(canvas)
-        assert data["style"]["width_px"] == pytest.approx(canvas * max(px) / 224, rel=1e-3)
+        drawn = float(f"{canvas:g}") * max(px) / 224  # the core's width alone, in image px: no scaling after
+        assert data["style"]["width_px"] == pytest.approx(drawn, rel=1e-9)
     text = reports.out + reports.err
     assert "broken.jpg failed: not a readable image" in text  # by the core
     assert "gone.jpg failed: image 'gone.jpg' has no file on disk" in text  # before the run
