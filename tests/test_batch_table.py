@@ -32,7 +32,9 @@ def test_a_row_is_finished_at_its_own_width_only():
     row = table.Row("in/a.png", "a", "done", [], width=4.5)
     assert table.finished(row, Path("."), 4.5) and table.finished(row, Path("."))
     assert not table.finished(row, Path("."), 3.0)
-    assert not table.finished(table.Row("in/a.png", "a", "done", []), Path("."), 3.0)  # a row without a width
+    older = table.Row("in/a.png", "a", "done", [])  # a row without a width: made at the run's width
+    assert not table.finished(older, Path("."), 3.0)
+    assert table.finished(older, Path("."), 3.0, run_width=3.0) and not table.finished(older, Path("."), 4.5, run_width=3.0)
 
 
 def test_the_fingerprint_follows_the_settings_that_shape_a_sketch_not_the_device():

@@ -95,7 +95,8 @@ def run_batch(args: argparse.Namespace, reporter, config, start) -> int:
         raise InputError(f"{table_path} holds sketches made with other settings (preset, strokes, looks, model...): "
                          "sketch into another -o folder, or delete the table to sketch everything again")
     widths = {item.name: item_width(config, item) for item in items}
-    todo = [item for item in items if not table.finished(rows.get(item.name), out_dir, widths[item.name])]
+    todo = [item for item in items
+            if not table.finished(rows.get(item.name), out_dir, widths[item.name], config.canvas_stroke_width)]
     skipped = len(items) - len(todo)
     start(events.Start(__version__, ", ".join(args.inputs), config.strokes, config.seed_count,
                        config.resolved_preset().iterations, config.preset, config.backbone, images=len(todo)))

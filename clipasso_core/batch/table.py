@@ -94,11 +94,13 @@ def latest(rows: list[Row]) -> dict[str, Row]:
     return {row.name: row for row in rows}
 
 
-def finished(row: Row | None, out_dir: Path, width: float | None = None) -> bool:
+def finished(row: Row | None, out_dir: Path, width: float | None = None, run_width: float | None = None) -> bool:
     """Whether a row says its image is done (at stroke ``width``, when given: a list row's width
-    shapes its image as the run's options do, and a row of another width, or of none, is sketched
-    again) and its outputs are all there."""
-    return (row is not None and row.status == "done" and (width is None or row.width == width)
+    shapes its image as the run's options do, and a row of another width is sketched again; a row
+    without a width, from a table written before list rows could set one, was made at the run's
+    ``run_width``, which the table's fingerprint keeps) and its outputs are all there."""
+    made_at = row.width if row is not None and row.width is not None else run_width
+    return (row is not None and row.status == "done" and (width is None or made_at == width)
             and all((out_dir / p).is_file() for p in row.outputs))
 
 
