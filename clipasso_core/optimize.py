@@ -10,7 +10,8 @@ All active seeds of all jobs are rendered (one rasterizer call per job) and enco
 (``seed_chunk`` seeds at a time, across jobs): jobs whose objectives are ``ClipObjective``s of one
 ``ClipLoss`` share one encoder call per chunk. Every job keeps its own seeds, trackers and random
 streams, so a job's strokes are those of the same job optimised alone (up to float rounding of the
-batched encoder). With ``prune_at``
+batched encoder). On CUDA the loss part of a step (encoder forward and backward) replays a CUDA
+graph (``step.graph``) and step losses are read a step late (``step.readout``). With ``prune_at``
 > 0 only the seed with the best evaluation so far goes on after that fraction of the steps (the
 others keep their best). Every ``eval_every`` steps each seed's clean-pair loss is its evaluation;
 the best points per seed are kept; a seed stops after ``patience`` evaluations in a row within
@@ -23,7 +24,7 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from .config import CANVAS, Preset
 from .loss import ClipLoss, Features, overlap
 from .rasterizer import render
 from .step.readout import Readout
+
+if TYPE_CHECKING:
+    from .step.graph import LossGraphs
 
 
 @dataclass
@@ -379,7 +383,7 @@ class PointsTrainer:
     runs the loss part of steps taken in one chunk when it takes the jobs' objectives."""
 
     def __init__(self, jobs: list[Job], lr: float, timings: dict[str, float] | None = None,
-                 scales: list[float] | None = None, graphs=None):
+                 scales: list[float] | None = None, graphs: LossGraphs | None = None):
         self.jobs = jobs
         self.graphs = graphs if graphs is not None and graphs.takes([job.objective for job in jobs]) else None
         if len(jobs) > 1 and not all(hasattr(job.objective, "pair_inputs") for job in jobs):
@@ -470,7 +474,7 @@ class PointsTrainer:
 
 
 def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool] = lambda: False,
-                   timings: dict[str, float] | None = None, graphs=None) -> list[OptimizationResult]:
+                   timings: dict[str, float] | None = None, graphs: LossGraphs | None = None) -> list[OptimizationResult]:
     """Optimise several jobs (images) together, each as ``optimize`` would alone: per job its own
     best-so-far, early stop and pruning; all active seeds step together (one encoder call per
     ``preset.seed_chunk`` seeds; ``graphs``: see ``PointsTrainer``). A job whose seeds have all
