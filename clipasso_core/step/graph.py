@@ -36,7 +36,8 @@ def loss_and_grads(loss: ClipLoss, parts: list[tuple[ClipObjective, torch.Tensor
     job the pair losses [B, 1 + K] and the gradient [B, 3, H, W] of the summed step losses with
     respect to its sketches. One encoder call for all jobs."""
     leaves = [sketches.detach().requires_grad_(True) for _, sketches, _ in parts]
-    raw = joint_raw_losses(loss, [objective.bank_inputs(leaf, index) for (objective, _, index), leaf in zip(parts, leaves)])
+    raw = joint_raw_losses(loss, [objective.bank_inputs(leaf, index)
+                                  for (objective, _, index), leaf in zip(parts, leaves)])
     losses = [values.view(len(leaf), -1) for values, leaf in zip(raw, leaves)]
     grads = torch.autograd.grad(sum(ClipLoss.step_loss(values).sum() for values in losses), leaves)
     return [values.detach() for values in losses], list(grads)
@@ -54,6 +55,7 @@ class LossGraphs:
         self.failed: str | None = None
         self.captures = 0
         self._key = None
+        self._held: list[ClipObjective] = []  # kept alive: the graph reads their banks, the key has their ids
         self._graph = None
         self._inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._outputs: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
@@ -95,7 +97,8 @@ class LossGraphs:
                 if out_of_memory(exc):  # not the graph's fault: a smaller batch is tried (``sketch_many``)
                     raise
                 self.failed = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-                warnings.warn(f"CUDA graph capture failed, stepping eagerly ({self.failed})", GraphWarning, stacklevel=2)
+                warnings.warn(f"CUDA graph capture failed, stepping eagerly ({self.failed})", GraphWarning,
+                              stacklevel=2)
                 return loss_and_grads(self.loss, parts)
         for (sketches, index), (_, new_sketches, new_index) in zip(self._inputs, parts):
             sketches.copy_(new_sketches.detach())
@@ -105,7 +108,7 @@ class LossGraphs:
         return [values.clone() for values in losses], grads
 
     def _drop(self) -> None:
-        self._key, self._graph, self._inputs, self._outputs = None, None, [], ([], [])
+        self._key, self._held, self._graph, self._inputs, self._outputs = None, [], None, [], ([], [])
 
     def _capture(self, parts: list[tuple[ClipObjective, torch.Tensor, torch.Tensor]], key) -> None:
         self._drop()
@@ -113,7 +116,8 @@ class LossGraphs:
         static = [(objective, sketches, index) for (objective, _, _), (sketches, index) in zip(parts, inputs)]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up (cuDNN's choices, cuBLAS's handles, the allocator) on the capture's stream
+        # warm-up on the capture's own stream: cuDNN's choices, cuBLAS's handles, the allocator
+        with torch.cuda.stream(side):
             for _ in range(self.warmup):
                 loss_and_grads(self.loss, static)
         torch.cuda.current_stream().wait_stream(side)
@@ -121,4 +125,5 @@ class LossGraphs:
         with torch.cuda.graph(graph, stream=side):
             outputs = loss_and_grads(self.loss, static)
         self._key, self._graph, self._inputs, self._outputs = key, graph, inputs, outputs
+        self._held = [objective for objective, _, _ in parts]
         self.captures += 1
