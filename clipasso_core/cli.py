@@ -403,16 +403,17 @@ def _edits(args: argparse.Namespace) -> dict:
             "region": args.region or None, "move": args.move, "resketch": args.resketch}
 
 
-def _stroke_count(args: argparse.Namespace, config) -> int:
+def _stroke_count(args: argparse.Namespace, config, image=None) -> int:
     """The run's stroke count: --init's strokes, else the largest of --levels, else --strokes. A
-    given --strokes that says otherwise is refused rather than ignored."""
-    from .pipeline import load_checked, plan_refine, read_init, run_stroke_count
+    given --strokes that says otherwise is refused rather than ignored. ``image`` (a sketch's
+    loaded image, with --init): its refine is planned here, so that a bad one fails before the
+    start event."""
+    from .pipeline import plan_refine, read_init, run_stroke_count
 
     if config.init:
         init = read_init(config.init)
         count = run_stroke_count(config, init)
-        if hasattr(args, "lock"):  # sketch: its refine checked before the start event
-            image = load_checked(args.input)
+        if image is not None:
             plan_refine(config, init, image.width, image.height)
         why = (f"the --init file, which has {count} strokes: an --init sketch keeps its own strokes"
                if count == len(init.strokes) else
@@ -471,7 +472,7 @@ def _write(reporter: Reporter, files: dict[Path, bytes], folders: list[Path] = (
 
 def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     from .image_io import check_image_path
-    from .pipeline import EXAMPLE_IMAGE, canvas_png, resolve_device, sketch
+    from .pipeline import EXAMPLE_IMAGE, canvas_png, load_checked, resolve_device, sketch
     from .svg import to_svg
 
     config = _config(args)
@@ -488,7 +489,8 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
     raster_path = _check_output(args.save_raster, ".png") if args.save_raster else None
     if args.input is not None:
         check_image_path(args.input)
-    init_strokes = _stroke_count(args, config)
+    image = load_checked(args.input) if config.init else None  # a refine is planned before the start event
+    init_strokes = _stroke_count(args, config, image)
     _start(args, reporter, config, events.Start(__version__, str(args.input or EXAMPLE_IMAGE), init_strokes,
                                                 config.seed_count, config.resolved_preset().iterations,
                                                 config.preset, config.backbone))
@@ -496,7 +498,7 @@ def run_sketch(args: argparse.Namespace, reporter: Reporter) -> int:
         # the random-weights warning went through the reporter; library chatter goes nowhere
         # (integrations such as Inkscape turn any stderr output into an error dialog)
         warnings.simplefilter("ignore")
-        result = sketch(args.input, config, progress=reporter.emit, cancel=reporter.cancel)
+        result = sketch(image or args.input, config, progress=reporter.emit, cancel=reporter.cancel)  # loaded once
     if args.plotter:
         from .plotter.layers import plotter_drawing
 
