@@ -19,7 +19,6 @@ Any other image network plugs in as a ``SketchEncoder`` (the protocol below) thr
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
 import os
 import re
@@ -137,10 +136,17 @@ def normalize(images: torch.Tensor, encoder: SketchEncoder) -> torch.Tensor:
     return (images - mean) / std
 
 
-@functools.lru_cache(maxsize=64)
+_CONSTANTS: dict[tuple, torch.Tensor] = {}
+
+
 def _constants(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """values as a tensor on device, made once (a copy from the host cannot be captured in a CUDA graph)."""
-    return torch.tensor(values, device=device, dtype=dtype)
+    """values as a tensor on device, made once and kept (a copy from the host cannot be captured in a
+    CUDA graph, and a captured graph goes on reading this tensor); never an inference-mode tensor."""
+    key = (values, device, dtype)
+    if key not in _CONSTANTS:
+        with torch.inference_mode(False):
+            _CONSTANTS[key] = torch.tensor(values, device=device, dtype=dtype)
+    return _CONSTANTS[key]
 
 
 class ImageEncoder(nn.Module):

@@ -481,6 +481,15 @@ def optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool
     stopped stops taking part. Step losses reach ``on_progress`` through a ``Readout`` (on CUDA
     one step late, so the host never waits for the step it just queued); the host waits for the
     device only at evaluations (every ``preset.eval_every`` steps). Returns one result per job."""
+    try:
+        return _optimize_batch(jobs, preset, cancelled, timings, graphs)
+    finally:
+        if graphs is not None:  # its graph's memory is this run's alone
+            graphs.release()
+
+
+def _optimize_batch(jobs: list[Job], preset: Preset, cancelled: Callable[[], bool],
+                    timings: dict[str, float] | None, graphs: LossGraphs | None) -> list[OptimizationResult]:
     trainer = PointsTrainer(jobs, preset.lr, timings, [preset.lr_scale(job.points.shape[1]) for job in jobs], graphs)
     readout = Readout(jobs[0].points.device)
     clock = trainer.clock

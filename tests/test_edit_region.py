@@ -76,3 +76,15 @@ def test_on_the_canvas_the_area_and_keep_in_agree_with_image_px():
     assert moved.dtype == canvas.dtype
     assert moved[0, 1].tolist() == [75.0, 100.0]
     assert moved[0, 0].tolist() == [50.0, 81.0]  # the rectangle's corner (100, 50) on the canvas
+
+
+def test_a_region_on_a_device_projects_as_the_parsed_one(tmp_path):
+    mask = np.zeros((10, 20), dtype=np.uint8)
+    mask[2:5, 10:15] = 255
+    Image.fromarray(mask).save(tmp_path / "region.png")
+    points = torch.tensor([[25.0, 6.0], [0.0, 0.0], [39.0, 19.0], [12.0, 3.0]], dtype=torch.float64)
+    for region in (parse_region(str(tmp_path / "region.png"), 40, 20), parse_region("5,2 30,4 12,18", 40, 20)):
+        placed = region.on(torch.device("cpu"))
+        assert all(isinstance(value, torch.Tensor) for value in vars(placed).values() if not isinstance(value, float))
+        assert torch.equal(placed.project(points), region.project(points))
+        assert torch.equal(placed.contains(points), region.contains(points))

@@ -105,7 +105,8 @@ def test_the_trainer_stepping_through_graphs_gives_the_eager_trainers_results(lo
 
 
 class _Failing(LossGraphs):
-    """Graphs whose capture raises ``error`` (as if on CUDA): the fallback logic on any machine."""
+    """Graphs whose capture raises ``error`` (as if on CUDA): the fallback logic on any machine
+    (``run`` less its switch to the CUDA device)."""
 
     error: Exception = RuntimeError("operation not permitted when stream is capturing")
     tries = 0
@@ -113,6 +114,9 @@ class _Failing(LossGraphs):
     @property
     def state(self) -> str:
         return "on" if self.failed is None else f"failed: {self.failed}"
+
+    def run(self, parts):
+        return self._replayed(parts) if self.enabled else loss_and_grads(self.loss, parts)
 
     def _capture(self, parts, key):
         self.tries += 1
@@ -135,6 +139,17 @@ def test_a_failed_capture_warns_once_then_steps_eagerly_and_running_out_of_memor
     with pytest.raises(torch.OutOfMemoryError):  # the batch is halved by sketch_many, not stepped eagerly
         short.run(parts)
     assert short.failed is None
+    broken = _Failing(loss, torch.device("cpu"))  # an operator broke the capture; its end reports another error
+    try:
+        raise RuntimeError("operation not permitted when stream is capturing")
+    except RuntimeError:
+        try:
+            raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
+        except RuntimeError as second:
+            broken.error = second
+    with pytest.warns(GraphWarning):
+        broken.run(parts)
+    assert broken.failed == "RuntimeError: operation not permitted when stream is capturing"  # the root cause
 
 
 @CUDA
@@ -149,6 +164,7 @@ def test_a_replayed_graph_gives_the_eager_steps_results_on_cuda(bf16):
     assert all(job.objective.targets.encoded.all() for job in jobs)  # on CUDA the bank is encoded up front
     through = optimize_batch(jobs, preset, graphs=graphs)
     assert graphs.state == "on" and graphs.captures == 2  # 2 + 1 seeds, then 1 + 1 after pruning
+    assert graphs._graph is None and not graphs._held  # released with the run: its memory is free again
     tolerance = 0.5 if bf16 else 1e-3  # px after 12 steps; bf16 rounding differs between kernels
     for mine, theirs in zip(through, eager):
         assert mine.iterations == theirs.iterations
@@ -198,3 +214,22 @@ def test_a_replay_and_its_bank_draws_do_not_wait_for_the_device():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert graphs.captures == 1 and [tuple(g.shape) for g in grads] == [(2, 3, 224, 224), (1, 3, 224, 224)]
+
+
+@CUDA
+def test_a_capture_broken_by_a_sync_falls_back_with_the_main_stream_current(monkeypatch):
+    cuda = torch.device("cuda")
+    loss = ClipLoss(load_encoder(PROFILES["tiny-random"], "loss").to(cuda))
+    eager = optimize_batch(_jobs(loss, PRESET, cuda), PRESET)
+    inputs = ClipObjective.bank_inputs
+
+    def syncing(self, sketches, index):
+        index.sum().item()  # a host read: not allowed while a stream is captured
+        return inputs(self, sketches, index)
+    monkeypatch.setattr(ClipObjective, "bank_inputs", syncing)
+    graphs = LossGraphs(loss, cuda)
+    with pytest.warns(GraphWarning):
+        through = optimize_batch(_jobs(loss, PRESET, cuda), PRESET, graphs=graphs)
+    assert graphs.state.startswith("failed:") and torch.cuda.current_stream() == torch.cuda.default_stream()
+    for mine, theirs in zip(through, eager):
+        assert torch.allclose(mine.points, theirs.points, atol=1e-4)

@@ -28,9 +28,13 @@ _PAIR = re.compile(rf"\s*({_NUMBER})\s*,\s*({_NUMBER})\s*")
 
 @dataclass(frozen=True)
 class Polygon:
-    """A closed polygon, corners [N, 2] (image px, N >= 3)."""
+    """A closed polygon, corners [N, 2] (image px, N >= 3; numpy, or float64 on a device: ``on``)."""
 
-    corners: np.ndarray
+    corners: np.ndarray | torch.Tensor
+
+    def on(self, device: torch.device) -> "Polygon":
+        """This polygon with its corners on ``device`` (float64), copied there once."""
+        return Polygon(torch.as_tensor(self.corners, dtype=torch.float64, device=device))
 
     def contains(self, points: torch.Tensor) -> torch.Tensor:
         """Whether each of points [..., 2] (image px) is inside (even-odd rule): [...] bool."""
@@ -66,12 +70,17 @@ class Polygon:
 @dataclass(frozen=True)
 class Mask:
     """A mask [H, W] (bool) stretched over an image of ``width`` x ``height`` px; ``nearest`` [H, W, 2]:
-    for each mask pixel, the (row, column) of the nearest inside pixel."""
+    for each mask pixel, the (row, column) of the nearest inside pixel (numpy, or on a device: ``on``)."""
 
-    inside: np.ndarray
+    inside: np.ndarray | torch.Tensor
     width: float
     height: float
-    nearest: np.ndarray
+    nearest: np.ndarray | torch.Tensor
+
+    def on(self, device: torch.device) -> "Mask":
+        """This mask with its arrays on ``device``, copied there once."""
+        return Mask(torch.as_tensor(self.inside, device=device), self.width, self.height,
+                    torch.as_tensor(self.nearest, device=device))
 
     def _cells(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = self.inside.shape
@@ -154,13 +163,19 @@ def _mask(path: str, width: float, height: float) -> Mask:
 
 
 def canvas_keep_in(region: Region, transform: CanvasTransform):
-    """``keep_in(points [..., 2] canvas px) -> [..., 2]``: the points moved into the region."""
+    """``keep_in(points [..., 2] canvas px) -> [..., 2]``: the points moved into the region (called
+    after every step: the region and the offset are put on the points' device once, not copied
+    from the host, which makes a GPU wait, on every call)."""
     scale, (ox, oy) = transform.scale, transform.offset
+    placed: dict[torch.device, tuple[Region, torch.Tensor]] = {}
 
     def keep_in(points: torch.Tensor) -> torch.Tensor:
-        offset = points.new_tensor([ox, oy])
-        image = region.project(points.double() * scale - offset.double())
-        return ((image + offset.double()) / scale).to(points.dtype)
+        if points.device not in placed:
+            placed[points.device] = (region.on(points.device),
+                                     torch.tensor([ox, oy], dtype=torch.float64, device=points.device))
+        here, offset = placed[points.device]
+        image = here.project(points.double() * scale - offset)
+        return ((image + offset) / scale).to(points.dtype)
     return keep_in
 
 

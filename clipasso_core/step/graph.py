@@ -14,6 +14,7 @@ memory), and the rasterizer, whose sizes depend on the data (4 host waits per re
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -41,6 +42,13 @@ def loss_and_grads(loss: ClipLoss, parts: list[tuple[ClipObjective, torch.Tensor
     losses = [values.view(len(leaf), -1) for values, leaf in zip(raw, leaves)]
     grads = torch.autograd.grad(sum(ClipLoss.step_loss(values).sum() for values in losses), leaves)
     return [values.detach() for values in losses], list(grads)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The first error of a chain: a capture broken by an operator is reported by the capture's end."""
+    while exc.__context__ is not None:
+        exc = exc.__context__
+    return exc
 
 
 class LossGraphs:
@@ -86,19 +94,25 @@ class LossGraphs:
         """``loss_and_grads(parts)``; from a replay, the gradients are valid until the next run."""
         if not self.enabled:
             return loss_and_grads(self.loss, parts)
+        with torch.cuda.device(self.device):  # streams, captures and replays of this GPU (cuda:1 too)
+            return self._replayed(parts)
+
+    def _replayed(self, parts: list[tuple[ClipObjective, torch.Tensor, torch.Tensor]]
+                  ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         key = tuple((id(objective), tuple(sketches.shape), tuple(index.shape)) for objective, sketches, index in parts)
         if key != self._key:
             try:
                 self._capture(parts, key)
             except Exception as exc:  # any capture failure: the eager step computes the same
-                self._drop()
+                self.release()
+                cause = _root_cause(exc)
                 from ..batch.run import out_of_memory
 
-                if out_of_memory(exc):  # not the graph's fault: a smaller batch is tried (``sketch_many``)
+                if out_of_memory(exc) or out_of_memory(cause):  # a smaller batch is tried (``sketch_many``)
                     raise
-                self.failed = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                self.failed = f"{type(cause).__name__}: {cause}".splitlines()[0][:300]
                 warnings.warn(f"CUDA graph capture failed, stepping eagerly ({self.failed})", GraphWarning,
-                              stacklevel=2)
+                              stacklevel=3)
                 return loss_and_grads(self.loss, parts)
         for (sketches, index), (_, new_sketches, new_index) in zip(self._inputs, parts):
             sketches.copy_(new_sketches.detach())
@@ -107,23 +121,32 @@ class LossGraphs:
         losses, grads = self._outputs
         return [values.clone() for values in losses], grads
 
-    def _drop(self) -> None:
+    def release(self) -> None:
+        """Drop the graph, its memory pool, buffers and objectives (at the end of a run: the next
+        run captures its own)."""
         self._key, self._held, self._graph, self._inputs, self._outputs = None, [], None, [], ([], [])
 
     def _capture(self, parts: list[tuple[ClipObjective, torch.Tensor, torch.Tensor]], key) -> None:
-        self._drop()
+        """Warm up and capture on one side stream of ``self.device`` (the current device here)."""
+        self.release()
         inputs = [(sketches.detach().clone(), index.clone()) for _, sketches, index in parts]
         static = [(objective, sketches, index) for (objective, _, _), (sketches, index) in zip(parts, inputs)]
+        main = torch.cuda.current_stream()
         side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        # warm-up on the capture's own stream: cuDNN's choices, cuBLAS's handles, the allocator
+        side.wait_stream(main)
+        # the outer context puts the main stream back even when the capture's own exit fails half-way
         with torch.cuda.stream(side):
-            for _ in range(self.warmup):
+            for _ in range(self.warmup):  # cuDNN's choices, cuBLAS's handles, the allocator, on this stream
                 loss_and_grads(self.loss, static)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=side):
-            outputs = loss_and_grads(self.loss, static)
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph, stream=side):
+                    outputs = loss_and_grads(self.loss, static)
+            except BaseException:
+                with contextlib.suppress(Exception):  # let the broken capture's queued work end
+                    torch.cuda.synchronize()
+                raise
+        main.wait_stream(side)
         self._key, self._graph, self._inputs, self._outputs = key, graph, inputs, outputs
         self._held = [objective for objective, _, _ in parts]
         self.captures += 1

@@ -31,7 +31,7 @@ class Readout:
         landed = None
         if self.cuda:
             landed = torch.cuda.Event()
-            landed.record()
+            landed.record(torch.cuda.current_stream(values.device))  # the copy's stream, whichever GPU
         self.pending.append((host, landed, deliver))
         while len(self.pending) > self.lag:
             self._deliver_oldest()
