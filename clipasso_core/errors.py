@@ -1,4 +1,5 @@
-"""User-facing errors. Each carries a message meant for a person and the CLI exit code it maps to."""
+"""User-facing errors (each carries a message meant for a person and the CLI exit code it maps to),
+and ``out_of_memory``, which tells the device running out of memory from other failures."""
 from __future__ import annotations
 
 
@@ -20,3 +21,12 @@ class Cancelled(ClipassoError):
     """Cancelled before the optimisation started: there is no sketch, nothing was written."""
 
     exit_code = 3
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception is the device (or the machine) running out of memory."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..contract import events
 from ..contract.formats import FormatError, Sketch
-from ..errors import Cancelled, InputError
+from ..errors import Cancelled, InputError, out_of_memory
 
 if TYPE_CHECKING:  # inputs (numpy, Pillow) loads when sketch_many runs, not with the command's parser
     from .inputs import Item
@@ -74,15 +74,6 @@ def auto_batch_size(engine) -> int:
     per_image = pairs * ENCODED_IMAGE_BYTES + (BANK_BYTES if preset.target_bank else 0)
     cap = MAX_AUTO_BATCH if engine.device.type == "cuda" else MAX_AUTO_BATCH_CPU
     return max(1, min(cap, int(0.7 * free_memory(engine.device)) // per_image))
-
-
-def out_of_memory(exc: BaseException) -> bool:
-    """Whether an exception is the device (or the machine) running out of memory."""
-    import torch
-
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc))
 
 
 def _tagged(progress: Callable[[events.Event], None] | None, index: int):

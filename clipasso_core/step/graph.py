@@ -20,6 +20,7 @@ import warnings
 
 import torch
 
+from ..errors import out_of_memory
 from ..loss import ClipLoss
 from ..optimize import ClipObjective, joint_raw_losses
 
@@ -106,8 +107,6 @@ class LossGraphs:
             except Exception as exc:  # any capture failure: the eager step computes the same
                 self.release()
                 cause = _root_cause(exc)
-                from ..batch.run import out_of_memory
-
                 if out_of_memory(exc) or out_of_memory(cause):  # a smaller batch is tried (``sketch_many``)
                     raise
                 self.failed = f"{type(cause).__name__}: {cause}".splitlines()[0][:300]
