@@ -345,16 +345,17 @@ def _unreadable(path: str, exc: Exception) -> str:
 def _load_file(arch: str, path: str) -> nn.Module:
     if not os.path.isfile(path):
         raise ModelUnavailableError(f"weights file not found: {path}")
+    state = _read_state_dict(path)
     visual = _build_visual(arch, "meta")  # no random initialisation (0.3-0.4 s for RN101 or ViT-B/32 on a CPU)
     try:
-        visual.load_state_dict(_read_state_dict(path), strict=True, assign=True)
+        visual.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ModelUnavailableError(f"weights file {path} does not fit {arch}: {first}") from None
     if any(t.is_meta for t in itertools.chain(visual.parameters(), visual.buffers())):  # a buffer no file holds
         visual = _build_visual(arch)
-        visual.load_state_dict(_read_state_dict(path), strict=True)
-    return visual.float()  # the file's tensors as they are (OpenAI's are partly float16)
+        visual.load_state_dict(state, strict=True)
+    return visual.float()  # assign took the file's dtypes: OpenAI's float16 tensors become float32 again
 
 
 def openai_repo(arch: str) -> str:

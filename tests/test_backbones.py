@@ -151,6 +151,23 @@ def test_weights_in_float16_load_as_float32_with_every_tensor_from_the_file(tmp_
         assert torch.equal(x.half().to(x.dtype) if x.is_floating_point() else x, y), k
 
 
+def test_a_tower_with_a_buffer_no_file_holds_is_built_whole_then_loaded(tmp_path, monkeypatch):
+    from clipasso_core import backbones
+
+    class Tower(torch.nn.Module):  # a non-persistent buffer stays on the meta device after an assigning load
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(3))
+            self.register_buffer("table", torch.arange(4.0), persistent=False)
+
+    built = []
+    monkeypatch.setattr(backbones, "_build_visual", lambda arch, device="cpu": built.append(device) or Tower().to(device))
+    torch.save({"weight": torch.tensor([1.0, 2.0, 3.0], dtype=torch.float16)}, tmp_path / "w.pt")
+    loaded = backbones._load_file("RN101", str(tmp_path / "w.pt"))
+    assert built == ["meta", "cpu"]
+    assert torch.equal(loaded.weight, torch.tensor([1.0, 2.0, 3.0])) and torch.equal(loaded.table, torch.arange(4.0))
+
+
 def test_weights_from_environment_variable(tmp_path, monkeypatch):
     source = load_encoder(PROFILES["tiny-random"], "saliency")
     torch.save(source.state_dict(), tmp_path / "vit.pt")
